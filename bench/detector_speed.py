@@ -1,0 +1,198 @@
+"""Detector-core throughput, and the cost of validating a payload.
+
+Feeds 1,000 machines at 100 Hz in 10-sample batches, interleaved as a broker delivers them,
+through `Detector.telemetry` on one core, and prints samples per second. Side by side, in the
+same run, two per-sample Python loops over the same batches:
+
+- "same code, interpreted": the detector with numba's JIT disabled, so the identical kernel
+  runs sample by sample in CPython (in a subprocess, on fewer machines: it is slow);
+- "minimal plain loop": only the least any per-sample implementation must do (a moving
+  average of three channels and two threshold tests), in plain Python floats and lists.
+
+Then the cost per message of decoding and validating a telemetry payload, next to json.loads.
+
+    python bench/detector_speed.py [--machines 1000] [--seconds 20] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+
+from gymfloor.contract import MachineKey, TelemetryBatch, decode_telemetry
+from gymfloor.detector import Detector
+from gymfloor_edge.simulator import Imperfections, SimulationPlan, simulate
+
+DISTINCT_MACHINES = 20  # distinct simulated streams, shared round-robin by the machines
+
+
+def batch_streams(seconds: float) -> list[list[TelemetryBatch]]:
+    """Ten-sample 100 Hz batches of several simulated machines, `seconds` long each."""
+    plan = SimulationPlan(
+        seed=3,
+        machines=DISTINCT_MACHINES,
+        visits=3,
+        rates_hz=(100.0,),
+        imperfections=Imperfections.none(),
+    )
+    streams: dict[str, list[TelemetryBatch]] = {}
+    for message in simulate(plan).messages:
+        if message.topic.endswith("/telemetry"):
+            streams.setdefault(message.topic, []).append(decode_telemetry(message.payload))
+    per_machine = int(seconds * 10)
+    return [batches[:per_machine] for batches in streams.values()]
+
+
+def feed(detector: Detector, streams: list[list[TelemetryBatch]], machines: int) -> int:
+    keys = [MachineKey("bench", f"m{i}") for i in range(machines)]
+    samples = 0
+    for index in range(min(len(s) for s in streams)):
+        for m, key in enumerate(keys):
+            batch = streams[m % len(streams)][index]
+            detector.telemetry(key, batch)
+            samples += len(batch.sled_mm)
+    return samples
+
+
+def detector_rate(streams: list[list[TelemetryBatch]], machines: int, repeats: int) -> float:
+    feed(Detector(), streams, 2)  # compile, or load the compiled kernel from cache
+    rates = []
+    for _ in range(repeats):
+        detector = Detector()
+        start = time.perf_counter()
+        samples = feed(detector, streams, machines)
+        rates.append(samples / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def minimal_loop_rate(streams: list[list[TelemetryBatch]], machines: int, repeats: int) -> float:
+    def run() -> tuple[int, float]:
+        state = [[0.0, 0.0, 0.0, [0.0] * 10, [0.0] * 10, [0.0] * 10, 0] for _ in range(machines)]
+        samples = 0
+        start = time.perf_counter()
+        for index in range(min(len(s) for s in streams)):
+            for m in range(machines):
+                batch = streams[m % len(streams)][index]
+                st = state[m]
+                sled, lumbar, sacral = st[3], st[4], st[5]
+                for x, y in zip(batch.sled_mm.tolist(), batch.lumbar_kpa.tolist(), strict=True):
+                    i = st[6]
+                    st[0] += x - sled[i]
+                    st[1] += y - lumbar[i]
+                    st[2] += y - sacral[i]
+                    sled[i], lumbar[i], sacral[i] = x, y, y
+                    st[6] = (i + 1) % 10
+                    if st[0] * 0.1 > 100.0 and st[1] * 0.1 < 2.5:
+                        st[2] = 0.0
+                    samples += 1
+        return samples, time.perf_counter() - start
+
+    rates = []
+    for _ in range(repeats):
+        samples, elapsed = run()
+        rates.append(samples / elapsed)
+    return statistics.median(rates)
+
+
+def interpreted_rate(seconds: float, machines: int) -> float:
+    """The detector with the JIT disabled, measured in a child process."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    code = (
+        "import sys; sys.argv=['x']; import bench_detector_speed as b; "
+        f"s=b.batch_streams({seconds}); print(b.detector_rate(s, {machines}, 1))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code.replace("bench_detector_speed", "detector_speed")],
+        env=env,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def validation_cost(repeats: int) -> tuple[float, float, int]:
+    """Median microseconds per message: decode_telemetry, and json.loads of the same bytes."""
+    payload = json.dumps(
+        {
+            "v": 1,
+            "seq": 1523,
+            "boot": "7f3a9c",
+            "t0": 1764064800.25,
+            "hz": 100.0,
+            "sled_mm": [12.1 + i for i in range(10)],
+            "lumbar_kpa": [5.21] * 9 + [None],
+            "sacral_kpa": [7.8] * 10,
+            "load_kg": 140,
+        }
+    ).encode()
+    n = 20_000
+
+    def per_message(fn) -> float:  # type: ignore[no-untyped-def]
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(n):
+                fn(payload)
+            times.append((time.perf_counter() - start) / n * 1e6)
+        return statistics.median(times)
+
+    return per_message(decode_telemetry), per_message(json.loads), len(payload)
+
+
+def state_memory(streams: list[list[TelemetryBatch]], machines: int) -> float:
+    """Bytes allocated per machine once every machine has state."""
+    detector = Detector()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for m in range(machines):
+        detector.telemetry(MachineKey("bench", f"m{m}"), streams[m % len(streams)][0])
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / machines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--machines", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=20.0, help="simulated time per machine")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--interpreted-machines", type=int, default=50)
+    args = parser.parse_args()
+
+    streams = batch_streams(args.seconds)
+    compiled = detector_rate(streams, args.machines, args.repeats)
+    minimal = minimal_loop_rate(streams, args.machines, args.repeats)
+    interpreted = interpreted_rate(min(args.seconds, 10.0), args.interpreted_machines)
+    decode_us, loads_us, size = validation_cost(args.repeats)
+    per_machine = state_memory(streams, args.machines)
+
+    print(
+        f"{args.machines} machines x 100 Hz, 10-sample batches, {args.seconds:g} s each; "
+        f"median of {args.repeats}"
+    )
+    print(f"detector (compiled kernel)        {compiled / 1e6:8.3f} M samples/s")
+    print(
+        f"minimal plain per-sample loop     {minimal / 1e6:8.3f} M samples/s   "
+        f"detector is {compiled / minimal:5.1f}x"
+    )
+    print(
+        f"same detector code, interpreted   {interpreted / 1e6:8.3f} M samples/s   "
+        f"detector is {compiled / interpreted:5.1f}x"
+    )
+    print(
+        f"payload validation ({size} B)       {decode_us:8.2f} us/message   "
+        f"(json.loads alone {loads_us:.2f} us, {decode_us / loads_us:.1f}x)"
+    )
+    print(f"detector state per machine        {per_machine / 1024:8.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()

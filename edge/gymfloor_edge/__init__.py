@@ -1,0 +1,1 @@
+"""Code that runs on (or stands in for) a leg press: the simulator, later the edge agent."""

@@ -1,0 +1,101 @@
+"""How an edge agent's data reaches the broker: sampled with sensor noise, batched, and
+delivered at least once, with the odd batch lost, repeated or late."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from gymfloor.contract import MachineChannel, MachineKey
+
+from gymfloor_edge.simulator.scenario import MachineScript
+
+
+@dataclass(frozen=True, slots=True)
+class Imperfections:
+    """How far from ideal the sensors and the network are."""
+
+    dropout: float = 0.01  # share of samples that arrive as null
+    spike: float = 0.002  # share of samples that are wild
+    lost: float = 0.01  # share of batches never delivered
+    duplicated: float = 0.01  # share of batches delivered twice
+    restarts: float = 0.2  # chance that an agent reboots once (new boot id, seq from 0)
+
+    @classmethod
+    def none(cls) -> Imperfections:
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    t: float
+    topic: str
+    payload: dict[str, object]
+
+
+def publish_machine(
+    rng: np.random.Generator,
+    key: MachineKey,
+    script: MachineScript,
+    t0: float,
+    hz: float,
+    batch_s: float,
+    imperfect: Imperfections,
+) -> list[Published]:
+    """Every message the machine's agent sends, stamped with when the broker gets it."""
+    n = int((script.t_end - t0) * hz)
+    t = t0 + np.arange(n) / hz
+    sled, ratio, seated = script.timeline.sample(t)
+    baseline = script.timeline.baseline_kpa(t)
+    lumbar = baseline * ratio * seated
+    sacral = np.zeros_like(t)
+    for start, end, kpa in script.sacral_kpa:
+        inside = (t >= start) & (t < end)
+        sacral[inside] = kpa * (1.0 + 0.3 * (1.0 - ratio[inside]))
+    sacral *= seated
+
+    sled = sled + rng.normal(0.0, rng.uniform(0.3, 1.0), n)
+    lumbar = lumbar * (1.0 + rng.normal(0.0, 0.02, n)) + rng.normal(0.0, 0.03, n)
+    sacral = sacral * (1.0 + rng.normal(0.0, 0.02, n)) + rng.normal(0.0, 0.03, n)
+    wild = rng.random(n) < imperfect.spike
+    sled[wild] += rng.choice([-1.0, 1.0], wild.sum()) * rng.uniform(10.0, 40.0, wild.sum())
+    wild = rng.random(n) < imperfect.spike
+    lumbar[wild] = rng.uniform(0.0, 2.0, wild.sum()) * lumbar[wild]
+    channels = {"sled_mm": (sled, 1), "lumbar_kpa": (lumbar, 2)}
+    if script.has_seat_pad:
+        channels["sacral_kpa"] = (sacral, 2)
+
+    out = [
+        Published(event.t, key.topic(MachineChannel.SESSION), event.payload)
+        for event in script.events
+    ]
+    per_batch = max(1, round(batch_s * hz))
+    boot, seq = f"{rng.integers(16**6):06x}", int(rng.integers(0, 100_000))
+    restart_at = n * rng.uniform(0.2, 0.8) if rng.random() < imperfect.restarts else None
+    load_at = [t_load for t_load, _ in script.loads]
+    for start in range(0, n, per_batch):
+        if restart_at is not None and start >= restart_at:
+            boot, seq, restart_at = f"{rng.integers(16**6):06x}", 0, None
+        stop = min(n, start + per_batch)
+        payload: dict[str, object] = {
+            "v": 1,
+            "seq": seq,
+            "boot": boot,
+            "t0": round(float(t[start]), 4),
+            "hz": hz,
+        }
+        for name, (values, digits) in channels.items():
+            chunk = np.round(values[start:stop], digits).tolist()
+            for i in np.flatnonzero(rng.random(stop - start) < imperfect.dropout):
+                chunk[i] = None
+            payload[name] = chunk
+        loaded = np.searchsorted(load_at, t[start], side="right") - 1
+        if loaded >= 0 and seated[start] > 0.5:
+            payload["load_kg"] = script.loads[loaded][1]
+        seq += 1
+        arrival = float(t[stop - 1]) + rng.uniform(0.005, 0.05)
+        if rng.random() >= imperfect.lost:
+            out.append(Published(arrival, key.topic(MachineChannel.TELEMETRY), payload))
+        if rng.random() < imperfect.duplicated:
+            out.append(Published(arrival + rng.uniform(0.05, 1.5), out[-1].topic, payload))
+    return out

@@ -1,0 +1,3 @@
+"""gymfloor: leg press form monitoring from machine telemetry."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,259 @@
+"""Per-machine detection: de-duplication, sessions and rep numbering around the kernel.
+
+`Detector` is pure: it is fed decoded messages and returns what it found, and it never does
+I/O. The live ingest service and the offline `gymfloor analyze` drive the same instance type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, TelemetryBatch
+from gymfloor.contract.payloads import MAX_SAMPLES
+from gymfloor.detector import kernel
+from gymfloor.detector.config import DetectorConfig
+
+_FAULT_OF_BIT = {
+    kernel.LIFTOFF: Fault.LUMBAR_LIFTOFF,
+    kernel.EXCESS_ROM: Fault.EXCESSIVE_ROM,
+    kernel.UNCONTROLLED: Fault.UNCONTROLLED_DESCENT,
+}
+_NO_SACRAL = np.empty(0, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultDetected:
+    """A fault seen mid-rep, reported at once for the machine's display and the staff."""
+
+    machine: MachineKey
+    t: float
+    rep: int
+    fault: Fault
+    session_id: str | None
+    member_id: str | None
+    load_kg: float | None
+
+
+DetectorOutput = FaultDetected | RepReport
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: str
+    member_id: str | None
+    t_start: float
+    t_end: float | None = None
+    reps: int = 0
+
+    def covers(self, t: float) -> bool:
+        return self.t_start <= t and (self.t_end is None or t <= self.t_end)
+
+
+@dataclass(slots=True)
+class MachineState:
+    kernel_state: np.ndarray
+    boot: str | None = None
+    last_seq: int | None = None
+    last_t0: float = -math.inf
+    last_seen: float = -math.inf
+    load_kg: float | None = None
+    session: Session | None = None
+    previous_session: Session | None = None
+    anonymous_reps: int = 0
+
+    def session_at(self, t: float) -> Session | None:
+        """The session a rep starting at `t` belongs to; events may race the telemetry."""
+        for candidate in (self.session, self.previous_session):
+            if candidate is not None and candidate.covers(t):
+                return candidate
+        return None
+
+
+@dataclass(slots=True)
+class DetectorCounters:
+    batches: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    reps: int = 0
+    faults: int = 0
+    abandoned_reps: int = 0
+    sets_ended: int = 0
+    unknown_sessions: int = 0
+    evicted_machines: int = 0
+
+
+@dataclass(slots=True)
+class Detector:
+    config: DetectorConfig = field(default_factory=DetectorConfig)
+    counters: DetectorCounters = field(default_factory=DetectorCounters)
+    clock: float = field(default=-math.inf, init=False)
+    """The latest sample time seen, on the machines' clocks."""
+    _machines: dict[MachineKey, MachineState] = field(default_factory=dict)
+    _config_record: np.ndarray = field(init=False)
+    _events: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._config_record = self.config.kernel_record()
+        self._events = kernel.new_events(MAX_SAMPLES)
+
+    # -- input ------------------------------------------------------------------------------
+
+    def telemetry(self, key: MachineKey, batch: TelemetryBatch) -> list[DetectorOutput]:
+        machine = self._machine(key)
+        if self._is_duplicate(machine, batch):
+            self.counters.duplicates += 1
+            return []
+        machine.boot, machine.last_seq, machine.last_t0 = batch.boot, batch.seq, batch.t0
+        machine.last_seen = batch.t0 + batch.duration_s
+        self.clock = max(self.clock, machine.last_seen)
+        if batch.load_kg is not None:
+            machine.load_kg = batch.load_kg
+        self.counters.batches += 1
+        self.counters.samples += len(batch.sled_mm)
+        sacral = _NO_SACRAL if batch.sacral_kpa is None else batch.sacral_kpa
+        n = kernel.step(
+            machine.kernel_state,
+            self._config_record,
+            batch.t0,
+            batch.hz,
+            batch.sled_mm,
+            batch.lumbar_kpa,
+            sacral,
+            self._events,
+        )
+        return list(self._decode_events(key, machine, n)) if n else []
+
+    def session(self, key: MachineKey, event: SessionPayload) -> list[DetectorOutput]:
+        machine = self._machine(key)
+        if event.load_kg is not None:
+            machine.load_kg = event.load_kg
+        current = machine.session
+        if event.event == "start":
+            if current is not None:  # a check-in without check-out closes the previous session
+                current.t_end = event.t
+                machine.previous_session = current
+            machine.session = Session(event.session_id, event.member_id, event.t)
+            depth_limit = math.nan if event.depth_limit_mm is None else event.depth_limit_mm
+            kernel.change_member(machine.kernel_state, depth_limit)
+        elif current is None or current.session_id != event.session_id:
+            self.counters.unknown_sessions += 1
+        elif event.event == "end":
+            current.t_end = event.t
+            machine.previous_session, machine.session = current, None
+            kernel.change_member(machine.kernel_state, math.nan)
+        return []
+
+    def evict_idle(self, now: float) -> list[DetectorOutput]:
+        """Forget machines silent for longer than the idle timeout, settling their last rep."""
+        horizon = now - self.config.idle_timeout_s
+        idle = [key for key, m in self._machines.items() if m.last_seen < horizon]
+        outputs = [out for key in idle for out in self._interrupt(key)]
+        for key in idle:
+            del self._machines[key]
+        self.counters.evicted_machines += len(idle)
+        return outputs
+
+    def flush(self) -> list[DetectorOutput]:
+        """The input has ended: settle every machine's rep in progress."""
+        return [out for key in list(self._machines) for out in self._interrupt(key)]
+
+    # -- introspection -----------------------------------------------------------------------
+
+    @property
+    def machine_count(self) -> int:
+        return len(self._machines)
+
+    @staticmethod
+    def state_bytes_per_machine() -> int:
+        return kernel.STATE_DTYPE.itemsize
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _machine(self, key: MachineKey) -> MachineState:
+        machine = self._machines.get(key)
+        if machine is None:
+            machine = self._machines[key] = MachineState(kernel.new_state())
+        return machine
+
+    @staticmethod
+    def _is_duplicate(machine: MachineState, batch: TelemetryBatch) -> bool:
+        # A repeated (boot, seq) carries data we already have. An agent that restarts without a
+        # boot id also repeats seq numbers, but its samples are newer, so time decides.
+        return (
+            machine.last_seq is not None
+            and batch.boot == machine.boot
+            and batch.seq <= machine.last_seq
+            and batch.t0 <= machine.last_t0
+        )
+
+    def _interrupt(self, key: MachineKey) -> list[DetectorOutput]:
+        machine = self._machines[key]
+        n = kernel.interrupt(machine.kernel_state, self._config_record, self._events)
+        return list(self._decode_events(key, machine, n))
+
+    def _decode_events(
+        self, key: MachineKey, machine: MachineState, n: int
+    ) -> Iterator[DetectorOutput]:
+        for row in self._events[:n]:
+            kind = int(row[0])
+            if kind == kernel.EV_FAULT:
+                self.counters.faults += 1
+                yield self._fault(key, machine, row)
+            elif kind == kernel.EV_REP:
+                self.counters.reps += 1
+                yield self._report(key, machine, row)
+            elif kind == kernel.EV_ABANDONED:
+                self.counters.abandoned_reps += 1
+            elif kind == kernel.EV_SET_END:
+                self.counters.sets_ended += 1
+
+    def _fault(self, key: MachineKey, machine: MachineState, row: np.ndarray) -> FaultDetected:
+        session = machine.session_at(float(row[3]))
+        upcoming_rep = (session.reps if session else machine.anonymous_reps) + 1
+        return FaultDetected(
+            machine=key,
+            t=float(row[1]),
+            rep=upcoming_rep,
+            fault=_FAULT_OF_BIT[int(row[2])],
+            session_id=session.session_id if session else None,
+            member_id=session.member_id if session else None,
+            load_kg=machine.load_kg,
+        )
+
+    def _report(self, key: MachineKey, machine: MachineState, row: np.ndarray) -> RepReport:
+        t_start = float(row[1])
+        session = machine.session_at(t_start)
+        if session is not None:
+            session.reps += 1
+            rep = session.reps
+        else:
+            machine.anonymous_reps += 1
+            rep = machine.anonymous_reps
+        bits = int(row[8])
+        return RepReport(
+            gym_id=key.gym_id,
+            machine_id=key.machine_id,
+            session_id=session.session_id if session else None,
+            member_id=session.member_id if session else None,
+            rep=rep,
+            t_start=round(t_start, 3),
+            t_bottom=round(float(row[2]), 3),
+            t_end=round(float(row[3]), 3),
+            rom_mm=round(float(row[4]), 1),
+            eccentric_s=round(float(row[5]), 3),
+            concentric_s=round(float(row[6]), 3),
+            min_lumbar_ratio=_rounded_or_none(row[7], 3),
+            faults=[fault for bit, fault in _FAULT_OF_BIT.items() if bits & bit],
+            load_kg=machine.load_kg,
+            baseline_kpa=_rounded_or_none(row[9], 2),
+            tilt_onset_mm=_rounded_or_none(row[10], 1),
+            peak_descent_mm_s=round(float(row[11]), 1),
+        )
+
+
+def _rounded_or_none(value: float, digits: int) -> float | None:
+    return None if math.isnan(value) else round(float(value), digits)

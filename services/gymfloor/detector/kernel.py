@@ -1,0 +1,628 @@
+"""The per-machine state machine that turns samples into reps and faults.
+
+It runs once per sample, so it is compiled with numba; without the compiler (`step.py_func`)
+the same code is the plain per-sample reference the benchmark compares against. It is pure:
+all of a machine's memory is one fixed-size structured record, and findings leave through a
+preallocated event array. docs/DETECTION.md explains the method.
+
+Positions are sled millimetres from lockout, so "deeper" means larger. Within the kernel every
+signal is smoothed with a causal moving average, and each smoothed sample is stamped with the
+centre of its window so that smoothing delays no reported time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+RING = 256  # smoothing window slots: 0.25 s at 1000 Hz
+HISTORY = 256  # smoothed positions kept for the descent speed
+LEVELS = 1024  # 1 mm levels for timing a descent or a return, so reps up to about 1 m deep
+
+# Phases of the rep state machine.
+TOP, DESCENT, ASCENT = 0, 1, 2
+
+# Fault bits, in contract order.
+LIFTOFF, EXCESS_ROM, UNCONTROLLED = 1, 2, 4
+FAULT_BITS = (LIFTOFF, EXCESS_ROM, UNCONTROLLED)
+
+# Event rows: column 0 is the kind.
+EVENT_WIDTH = 12
+EV_FAULT, EV_REP, EV_ABANDONED, EV_SET_END = 1, 2, 3, 4
+# EV_FAULT: 1 detection time (raw sample clock), 2 fault bit, 3 t_start of the rep.
+# EV_REP: 1 t_start, 2 t_bottom, 3 t_end, 4 rom_mm, 5 eccentric_s, 6 concentric_s,
+#         7 min lumbar ratio, 8 fault bits, 9 baseline kPa, 10 tilt onset position, 11 peak speed.
+# EV_ABANDONED: 1 time. EV_SET_END: 1 time.
+
+CONFIG_DTYPE = np.dtype(
+    [
+        ("smoothing_s", "f8"),
+        ("rep_min_mm", "f8"),
+        ("return_min_mm", "f8"),
+        ("liftoff_ratio", "f8"),
+        ("liftoff_min_s", "f8"),
+        ("tilt_ratio", "f8"),
+        ("excess_mm", "f8"),
+        ("min_eccentric_s", "f8"),
+        ("max_descent_mm_s", "f8"),
+        ("speed_window_s", "f8"),
+        ("near_mm", "f8"),
+        ("far_mm", "f8"),
+        ("still_mm", "f8"),
+        ("still_s", "f8"),
+        ("empty_kpa", "f8"),
+        ("empty_s", "f8"),
+        ("baseline_follow", "f8"),
+        ("baseline_keep_below", "f8"),
+        ("baseline_retake_above", "f8"),
+        ("max_gap_s", "f8"),
+        ("extrapolation", "f8"),
+    ]
+)
+
+STATE_DTYPE = np.dtype(
+    [
+        # Sampling and smoothing.
+        ("hz", "f8"),
+        ("window", "i8"),
+        ("last_t", "f8"),
+        ("ring_i", "i8"),
+        ("ring_n", "i8"),
+        ("ring_sled", "f8", (RING,)),
+        ("ring_lumbar", "f8", (RING,)),
+        ("ring_sacral", "f8", (RING,)),
+        ("sum_sled", "f8"),
+        ("sum_lumbar", "f8"),
+        ("sum_sacral", "f8"),
+        ("n_sled", "i8"),
+        ("n_lumbar", "i8"),
+        ("n_sacral", "i8"),
+        # Previous smoothed position, for sub-sample level crossings.
+        ("p_prev", "f8"),
+        ("t_prev", "f8"),
+        # Descent speed.
+        ("hist_i", "i8"),
+        ("hist_n", "i8"),
+        ("hist_p", "f8", (HISTORY,)),
+        ("hist_t", "f8", (HISTORY,)),
+        # Stillness.
+        ("still_lo", "f8"),
+        ("still_hi", "f8"),
+        ("still_since", "f8"),
+        # Where the next descent starts: the shallowest point since the last anchor.
+        ("phase", "i8"),
+        ("top", "f8"),
+        ("t_top", "f8"),
+        ("anchor_lumbar", "f8"),
+        ("peak", "f8"),
+        ("t_peak", "f8"),
+        ("desc_n", "i8"),
+        ("desc_t", "f8", (LEVELS,)),  # first time the sled reached top + k mm
+        # The rep under way.
+        ("rep_top", "f8"),
+        ("t_start", "f8"),
+        ("bottom", "f8"),
+        ("t_bottom", "f8"),
+        ("asc_n", "i8"),
+        ("asc_t", "f8", (LEVELS,)),  # first time the sled rose k mm from the bottom
+        ("top_progress", "f8"),
+        ("t_top_progress", "f8"),
+        ("baseline", "f8"),
+        ("min_ratio", "f8"),
+        ("onset", "f8"),
+        ("liftoff_since", "f8"),
+        ("peak_speed", "f8"),
+        ("faults", "i8"),
+        # Set and member.
+        ("empty_since", "f8"),
+        ("depth_limit", "f8"),
+    ]
+)
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+def new_state() -> np.ndarray:
+    state = np.zeros(1, dtype=STATE_DTYPE)
+    _init_state(state)
+    return state
+
+
+def new_events(max_samples: int) -> np.ndarray:
+    """Room for every event one batch can cause: at most a few per sample."""
+    return np.zeros((4 * max_samples + 16, EVENT_WIDTH), dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small pieces
+
+
+@_jit
+def _emit(out, n, kind, a, b):
+    if n < out.shape[0]:
+        out[n, 0] = kind
+        out[n, 1] = a
+        out[n, 2] = b
+    return n + 1
+
+
+@_jit
+def _emit_fault(s, out, n, t, bit):
+    if n < out.shape[0]:
+        out[n, 3] = s["t_start"]
+    return _emit(out, n, EV_FAULT, t, bit)
+
+
+@_jit
+def _crossing_time(t_prev, p_prev, t, p, level):
+    """When the straight line from the previous sample to this one passes `level`."""
+    if math.isnan(p_prev) or p == p_prev:
+        return t
+    frac = (level - p_prev) / (p - p_prev)
+    return t_prev + min(1.0, max(0.0, frac)) * (t - t_prev)
+
+
+@_jit
+def _fill_levels(table, filled, reached, origin, sign, t_prev, p_prev, t, p):
+    """Stamp levels 0..reached (mm away from `origin` in direction `sign`) first reached now."""
+    top_level = min(math.floor(reached), table.shape[0] - 1)
+    for k in range(filled, top_level + 1):
+        table[k] = _crossing_time(t_prev, p_prev, t, p, origin + sign * k)
+    return max(filled, top_level + 1)
+
+
+@_jit
+def _level_time(table, filled, level):
+    """First time a fractional level was reached, or NaN if it never was."""
+    if level < 0.0:
+        return math.nan
+    k = math.floor(level)
+    if k + 1 < filled:
+        return table[k] + (level - k) * (table[k + 1] - table[k])
+    if k < filled:
+        return table[k]
+    return math.nan
+
+
+@_jit
+def _extrapolate(t_near, t_far, k, fallback, lo, hi):
+    """Time the motion was at rest, from when it crossed the near and far levels."""
+    if math.isnan(t_near):
+        return fallback
+    if math.isnan(t_far):
+        return t_near
+    return min(hi, max(lo, t_near + k * (t_near - t_far)))
+
+
+@_jit
+def _next_baseline(s, c):
+    """The baseline the rep starting now would use, given the lumbar reading at its top."""
+    base = s["baseline"]
+    reading = s["anchor_lumbar"]
+    if math.isnan(reading) or reading < c["empty_kpa"]:
+        return base
+    if math.isnan(base):
+        return reading
+    share = reading / base
+    if share > c["baseline_retake_above"]:
+        return reading
+    if share < c["baseline_keep_below"]:
+        return base
+    return base + c["baseline_follow"] * (reading - base)
+
+
+@_jit
+def _reset_rep_stats(s):
+    s["min_ratio"] = math.inf
+    s["onset"] = math.nan
+    s["liftoff_since"] = math.nan
+    s["peak_speed"] = 0.0
+    s["faults"] = 0
+
+
+@_jit
+def _restart_tracking(s):
+    """Forget the motion (after a gap or at start-up); the member and baseline stay."""
+    s["window"] = 0  # the next batch starts the smoothing windows afresh
+    s["p_prev"] = math.nan
+    s["t_prev"] = math.nan
+    s["still_lo"] = math.nan
+    s["still_hi"] = math.nan
+    s["still_since"] = math.nan
+    s["phase"] = TOP
+    s["top"] = math.inf
+    s["peak"] = -math.inf
+    s["desc_n"] = 0
+    s["asc_n"] = 0
+    s["anchor_lumbar"] = math.nan
+    _reset_rep_stats(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Smoothing
+
+
+@_jit
+def _smooth_push(s, x_sled, x_lumbar, x_sacral):
+    """Slide the moving-average window by one sample; NaN (dropped) samples do not count."""
+    w = s["window"]
+    i = s["ring_i"]
+    ring_sled, ring_lumbar, ring_sacral = s["ring_sled"], s["ring_lumbar"], s["ring_sacral"]
+    if s["ring_n"] == w:
+        old = ring_sled[i]
+        if not math.isnan(old):
+            s["sum_sled"] -= old
+            s["n_sled"] -= 1
+        old = ring_lumbar[i]
+        if not math.isnan(old):
+            s["sum_lumbar"] -= old
+            s["n_lumbar"] -= 1
+        old = ring_sacral[i]
+        if not math.isnan(old):
+            s["sum_sacral"] -= old
+            s["n_sacral"] -= 1
+    else:
+        s["ring_n"] += 1
+    ring_sled[i] = x_sled
+    ring_lumbar[i] = x_lumbar
+    ring_sacral[i] = x_sacral
+    if not math.isnan(x_sled):
+        s["sum_sled"] += x_sled
+        s["n_sled"] += 1
+    if not math.isnan(x_lumbar):
+        s["sum_lumbar"] += x_lumbar
+        s["n_lumbar"] += 1
+    if not math.isnan(x_sacral):
+        s["sum_sacral"] += x_sacral
+        s["n_sacral"] += 1
+    s["ring_i"] = (i + 1) % w
+
+
+@_jit
+def _robust_mean(ring, filled, total, count):
+    """Mean of the window without its highest and lowest sample, so that one wild sample
+    moves nothing; NaN when the window holds no sample at all."""
+    if count < 3:
+        return total / count if count > 0 else math.nan
+    lo, hi = math.inf, -math.inf
+    for k in range(filled):
+        x = ring[k]
+        if x < lo:
+            lo = x
+        if x > hi:
+            hi = x
+    return (total - lo - hi) / (count - 2)
+
+
+@_jit
+def _descent_speed(s, c, t, p):
+    """Speed over the last speed window, in mm/s deeper; also remembers this sample."""
+    k = min(HISTORY - 1, max(1, round(c["speed_window_s"] * s["hz"])))
+    i = s["hist_i"]
+    s["hist_p"][i] = p
+    s["hist_t"][i] = t
+    s["hist_i"] = (i + 1) % HISTORY
+    s["hist_n"] = min(HISTORY, s["hist_n"] + 1)
+    if s["hist_n"] <= k:
+        return 0.0
+    j = (i - k) % HISTORY
+    dt = t - s["hist_t"][j]
+    return (p - s["hist_p"][j]) / dt if dt > 0.0 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The rep state machine
+
+
+@_jit
+def _fault(s, out, n, bit, t):
+    if s["faults"] & bit:
+        return n
+    s["faults"] |= bit
+    if s["phase"] == TOP:  # not a rep yet: reported if the descent goes on to become one
+        return n
+    return _emit_fault(s, out, n, t, bit)
+
+
+@_jit
+def _judge(s, c, out, n, t, t_raw, p, lumbar, speed, base):
+    """Apply the fault rules to one smoothed sample of the current (or prospective) rep."""
+    if not math.isnan(lumbar) and not math.isnan(base) and base > 0.0:
+        ratio = lumbar / base
+        s["min_ratio"] = min(s["min_ratio"], ratio)
+        if ratio < c["tilt_ratio"] and math.isnan(s["onset"]):
+            s["onset"] = p
+        if ratio < c["liftoff_ratio"]:
+            if math.isnan(s["liftoff_since"]):
+                s["liftoff_since"] = t
+            # A sample stands for 1/hz of time, so n samples below last n/hz.
+            if t - s["liftoff_since"] + 1.0 / s["hz"] >= c["liftoff_min_s"] - 1e-9:
+                n = _fault(s, out, n, LIFTOFF, t_raw)
+        else:
+            s["liftoff_since"] = math.nan
+    if (not math.isnan(s["onset"]) and p > s["onset"] + c["excess_mm"]) or (
+        not math.isnan(s["depth_limit"]) and p > s["depth_limit"]
+    ):
+        n = _fault(s, out, n, EXCESS_ROM, t_raw)
+    if s["phase"] != ASCENT:
+        s["peak_speed"] = max(s["peak_speed"], speed)
+        if speed > c["max_descent_mm_s"]:
+            n = _fault(s, out, n, UNCONTROLLED, t_raw)
+    return n
+
+
+@_jit
+def _anchor(s, t, p, lumbar):
+    """The sled is at (or back near) the top: a descent from here would start now."""
+    if p < s["top"]:
+        s["top"] = p
+        s["t_top"] = t
+    s["peak"] = p
+    s["t_peak"] = t
+    s["desc_n"] = _fill_levels(s["desc_t"], 0, p - s["top"], s["top"], 1.0, t, p, t, p)
+    if not math.isnan(lumbar):
+        s["anchor_lumbar"] = lumbar
+
+
+@_jit
+def _track_next_start(s, c, t, p, lumbar):
+    """Follow the top and the first part of any descent from it. True if the top moved."""
+    settled = t - s["still_since"] >= c["still_s"]
+    if p <= s["top"] + c["near_mm"] or (settled and s["peak"] - s["top"] < c["rep_min_mm"]):
+        if p > s["top"] + c["near_mm"]:
+            s["top"] = p  # settled at a new rest position, e.g. after moving the feet
+            s["t_top"] = t
+        _anchor(s, t, p, lumbar)
+        return True
+    if p > s["peak"]:
+        s["desc_n"] = _fill_levels(
+            s["desc_t"], s["desc_n"], p - s["top"], s["top"], 1.0, s["t_prev"], s["p_prev"], t, p
+        )
+        s["peak"] = p
+        s["t_peak"] = t
+    return False
+
+
+@_jit
+def _start_descent(s, c, out, n):
+    """The sled went rep_min_mm below the top: this is a rep. Time its start, emit held faults."""
+    k = c["extrapolation"]
+    t_near = _level_time(s["desc_t"], s["desc_n"], c["near_mm"])
+    t_far = _level_time(s["desc_t"], s["desc_n"], c["far_mm"])
+    s["t_start"] = _extrapolate(t_near, t_far, k, s["t_top"], -math.inf, t_near)
+    s["rep_top"] = s["top"]
+    s["baseline"] = _next_baseline(s, c)
+    s["bottom"] = s["peak"]
+    s["t_bottom"] = s["t_peak"]
+    s["asc_n"] = 1
+    s["asc_t"][0] = s["t_peak"]
+    s["phase"] = DESCENT
+    for bit in FAULT_BITS:
+        if s["faults"] & bit:
+            n = _emit_fault(s, out, n, s["last_t"], bit)
+    return n
+
+
+@_jit
+def _start_ascent(s, c, out, n, t, t_raw, p, lumbar):
+    """The sled came back return_min_mm from the bottom: time the bottom, judge the descent."""
+    k = c["extrapolation"]
+    depth = s["bottom"] - s["rep_top"]
+    t_near = _level_time(s["desc_t"], s["desc_n"], depth - c["near_mm"])
+    t_far = _level_time(s["desc_t"], s["desc_n"], depth - c["far_mm"])
+    s["t_bottom"] = _extrapolate(t_near, t_far, k, s["t_bottom"], t_near, s["t_bottom"])
+    s["phase"] = ASCENT
+    if s["t_bottom"] - s["t_start"] < c["min_eccentric_s"]:
+        n = _fault(s, out, n, UNCONTROLLED, t_raw)
+    # From here the top tracker follows the return, ready for the next descent.
+    s["top"] = p
+    s["t_top"] = t
+    s["top_progress"] = p
+    s["t_top_progress"] = t
+    _anchor(s, t, p, lumbar)
+    return n
+
+
+@_jit
+def _finish_rep(s, c, out, n):
+    """Report the rep: it has returned to the top and stopped, or the next descent began."""
+    k = c["extrapolation"]
+    rise = s["bottom"] - s["top"]
+    t_near = _level_time(s["asc_t"], s["asc_n"], rise - c["near_mm"])
+    t_far = _level_time(s["asc_t"], s["asc_n"], rise - c["far_mm"])
+    t_end = _extrapolate(t_near, t_far, k, s["t_top"], t_near, s["t_top"])
+    t_near = _level_time(s["asc_t"], s["asc_n"], c["near_mm"])
+    t_far = _level_time(s["asc_t"], s["asc_n"], c["far_mm"])
+    t_leave = _extrapolate(t_near, t_far, k, s["t_bottom"], s["t_bottom"], t_near)
+    if n < out.shape[0]:
+        row = out[n]
+        row[0] = EV_REP
+        row[1] = s["t_start"]
+        row[2] = s["t_bottom"]
+        row[3] = t_end
+        row[4] = s["bottom"] - s["rep_top"]
+        row[5] = s["t_bottom"] - s["t_start"]
+        row[6] = t_end - t_leave
+        row[7] = s["min_ratio"] if s["min_ratio"] != math.inf else math.nan
+        row[8] = s["faults"]
+        row[9] = s["baseline"]
+        row[10] = s["onset"]
+        row[11] = s["peak_speed"]
+    s["phase"] = TOP
+    _reset_rep_stats(s)
+    return n + 1
+
+
+@_jit
+def _interrupt(s, c, out, n):
+    """The data stops (gap, silence, flush): finish a returning rep, abandon a descending one."""
+    if s["phase"] == ASCENT:
+        n = _finish_rep(s, c, out, n)
+    elif s["phase"] == DESCENT:
+        n = _emit(out, n, EV_ABANDONED, s["last_t"], 0.0)
+    _restart_tracking(s)
+    return n
+
+
+@_jit
+def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
+    """Advance the state machine by one smoothed sample."""
+    # Still: every position since still_since lies within a band still_mm wide.
+    lo, hi = min(p, s["still_lo"]), max(p, s["still_hi"])
+    if hi - lo > c["still_mm"] or math.isnan(s["still_lo"]):
+        lo = hi = p
+        s["still_since"] = t
+    s["still_lo"], s["still_hi"] = lo, hi
+    speed = _descent_speed(s, c, t, p)
+    phase = s["phase"]
+
+    if phase == TOP:
+        if _track_next_start(s, c, t, p, lumbar):
+            _reset_rep_stats(s)
+        n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, _next_baseline(s, c))
+        if s["peak"] - s["top"] >= c["rep_min_mm"]:
+            n = _start_descent(s, c, out, n)
+        else:
+            n = _watch_pads(s, c, out, n, t, lumbar, sacral)
+
+    elif phase == DESCENT:
+        if p > s["bottom"]:
+            s["desc_n"] = _fill_levels(
+                s["desc_t"],
+                s["desc_n"],
+                p - s["rep_top"],
+                s["rep_top"],
+                1.0,
+                s["t_prev"],
+                s["p_prev"],
+                t,
+                p,
+            )
+            s["bottom"] = p
+            s["t_bottom"] = t
+            s["asc_n"] = 1
+            s["asc_t"][0] = t
+        else:
+            s["asc_n"] = _fill_levels(
+                s["asc_t"],
+                s["asc_n"],
+                s["bottom"] - p,
+                s["bottom"],
+                -1.0,
+                s["t_prev"],
+                s["p_prev"],
+                t,
+                p,
+            )
+        n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, s["baseline"])
+        if s["bottom"] - p >= c["return_min_mm"]:
+            n = _start_ascent(s, c, out, n, t, t_raw, p, lumbar)
+
+    else:  # ASCENT
+        s["asc_n"] = _fill_levels(
+            s["asc_t"],
+            s["asc_n"],
+            s["bottom"] - p,
+            s["bottom"],
+            -1.0,
+            s["t_prev"],
+            s["p_prev"],
+            t,
+            p,
+        )
+        _track_next_start(s, c, t, p, lumbar)
+        if p < s["top_progress"] - 1.0:
+            s["top_progress"] = p
+            s["t_top_progress"] = t
+        n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, s["baseline"])
+        next_descent = s["peak"] - s["top"] >= c["far_mm"]
+        if next_descent or t - s["t_top_progress"] >= c["still_s"]:
+            n = _finish_rep(s, c, out, n)
+            if next_descent:
+                n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, _next_baseline(s, c))
+
+    s["p_prev"] = p
+    s["t_prev"] = t
+    return n
+
+
+@_jit
+def _watch_pads(s, c, out, n, t, lumbar, sacral):
+    """Both pads empty at the top for a while: the member stood up, so the set is over."""
+    seat_empty = math.isnan(sacral) or sacral < c["empty_kpa"]
+    if not math.isnan(lumbar) and lumbar < c["empty_kpa"] and seat_empty:
+        if math.isnan(s["empty_since"]):
+            s["empty_since"] = t
+        elif t - s["empty_since"] >= c["empty_s"] and not math.isnan(s["baseline"]):
+            s["baseline"] = math.nan
+            n = _emit(out, n, EV_SET_END, t, 0.0)
+    else:
+        s["empty_since"] = math.nan
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+@_jit
+def _init_state(state):
+    s = state[0]
+    s["hz"] = math.nan
+    s["last_t"] = math.nan
+    s["baseline"] = math.nan
+    s["empty_since"] = math.nan
+    s["depth_limit"] = math.nan
+    _restart_tracking(s)
+
+
+@_jit
+def step(state, config, t0, hz, sled, lumbar, sacral, out):
+    """Feed one batch (arrays of equal length, NaN for dropped samples; `sacral` may be
+    empty). Returns how many event rows were written to `out`."""
+    s = state[0]
+    c = config[0]
+    n = 0
+    dt = 1.0 / hz
+    if not math.isnan(s["last_t"]):
+        gap = t0 - s["last_t"] - dt
+        if gap > c["max_gap_s"] or gap < -c["max_gap_s"]:
+            n = _interrupt(s, c, out, n)
+    if hz != s["hz"] or s["window"] == 0:
+        # After a restart, or at a new rate (which changes what a window of samples means).
+        s["hz"] = hz
+        s["window"] = min(RING, max(1, round(c["smoothing_s"] * hz)))
+        s["ring_i"] = s["ring_n"] = 0
+        s["sum_sled"] = s["sum_lumbar"] = s["sum_sacral"] = 0.0
+        s["n_sled"] = s["n_lumbar"] = s["n_sacral"] = 0
+        s["hist_i"] = s["hist_n"] = 0
+    has_sacral = sacral.shape[0] > 0
+    for i in range(sled.shape[0]):
+        t_raw = t0 + i * dt
+        _smooth_push(s, sled[i], lumbar[i], sacral[i] if has_sacral else math.nan)
+        s["last_t"] = t_raw
+        filled = s["ring_n"]
+        p = _robust_mean(s["ring_sled"], filled, s["sum_sled"], s["n_sled"])
+        if math.isnan(p):
+            continue
+        lumbar_s = _robust_mean(s["ring_lumbar"], filled, s["sum_lumbar"], s["n_lumbar"])
+        sacral_s = _robust_mean(s["ring_sacral"], filled, s["sum_sacral"], s["n_sacral"])
+        t = t_raw - 0.5 * (filled - 1) * dt
+        n = _on_sample(s, c, out, n, t, t_raw, p, lumbar_s, sacral_s)
+    return n
+
+
+@_jit
+def interrupt(state, config, out):
+    """The machine's data ended (flush, eviction): settle the rep in progress."""
+    return _interrupt(state[0], config[0], out, 0)
+
+
+@_jit
+def change_member(state, depth_limit):
+    """A member checked in or out: take the baseline afresh; apply the depth limit (NaN: none)."""
+    s = state[0]
+    s["baseline"] = math.nan
+    s["depth_limit"] = depth_limit
