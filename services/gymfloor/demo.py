@@ -7,12 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import TextIO
 
-from gymfloor_edge.simulator import Published
-
 from gymfloor import coaching
 from gymfloor.contract import Fault, RepReport
 from gymfloor.detector import Detector, DetectorOutput
 from gymfloor.dispatch import dispatch
+from gymfloor_edge.simulator import Published
 
 FAULT_LABEL = {
     Fault.LUMBAR_LIFTOFF: "back lifted",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from gymfloor.contract import MachineKey
 
+from gymfloor.contract import MachineKey
 from gymfloor_edge.simulator.scenario import LabelledRep, script_machine
 from gymfloor_edge.simulator.transport import Imperfections, Published, publish_machine
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from gymfloor.contract import Fault
 
+from gymfloor.contract import Fault
 from gymfloor_edge.simulator.motion import Descent, Piece, Tilt, movement
 
 TRUTH_HZ = 2000.0

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from gymfloor.contract import Fault
 
+from gymfloor.contract import Fault
 from gymfloor_edge.simulator.members import (
     STYLE_WEIGHTS,
     Member,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from gymfloor.contract import MachineChannel, MachineKey
 
+from gymfloor.contract import MachineChannel, MachineKey
 from gymfloor_edge.simulator.scenario import MachineScript
 
 

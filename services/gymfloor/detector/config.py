@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,7 +32,7 @@ class DetectorConfig(BaseModel):
         4.0, gt=0, description="inner level for timing where motion starts/stops"
     )
     far_mm: float = Field(
-        16.0, gt=0, description="outer level for timing where motion starts/stops"
+        24.0, gt=0, description="outer level for timing where motion starts/stops"
     )
     still_mm: float = Field(
         4.0, gt=0, description="movement within this band counts as standing still"
@@ -43,7 +41,7 @@ class DetectorConfig(BaseModel):
     empty_kpa: float = Field(0.5, ge=0, description="pad pressure below this is an empty pad")
     empty_s: float = Field(2.0, gt=0, description="empty pads this long at the top end the set")
     baseline_follow: float = Field(
-        0.2, gt=0, le=1, description="share of each new top reading taken"
+        0.3, gt=0, le=1, description="share of each new top reading taken"
     )
     baseline_keep_below: float = Field(
         0.7, gt=0, lt=1, description="a top reading below this share of the baseline is ignored"
@@ -68,9 +66,5 @@ class DetectorConfig(BaseModel):
 
         record = np.zeros(1, dtype=CONFIG_DTYPE)
         for name in CONFIG_DTYPE.names:
-            if name != "extrapolation":
-                record[0][name] = getattr(self, name)
-        # Motion from rest grows with the square of time, so two level crossings locate its start.
-        near, far = math.sqrt(self.near_mm), math.sqrt(self.far_mm)
-        record[0]["extrapolation"] = near / (far - near)
+            record[0][name] = getattr(self, name)
         return record

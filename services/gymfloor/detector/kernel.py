@@ -58,7 +58,6 @@ CONFIG_DTYPE = np.dtype(
         ("baseline_keep_below", "f8"),
         ("baseline_retake_above", "f8"),
         ("max_gap_s", "f8"),
-        ("extrapolation", "f8"),
     ]
 )
 
@@ -186,14 +185,53 @@ def _level_time(table, filled, level):
     return math.nan
 
 
+# Candidate exponents k for motion from rest, distance ~ time**k: 1 is a steady speed,
+# 2 a steady acceleration, 3 the gentlest start of a smooth human movement.
+_EXPONENTS = (1.0, 1.5, 2.0, 2.5, 3.0)
+
+
 @_jit
-def _extrapolate(t_near, t_far, k, fallback, lo, hi):
-    """Time the motion was at rest, from when it crossed the near and far levels."""
+def _rest_time(table, filled, origin, sign, c, fallback, lo, hi):
+    """When the sled was at rest at level `origin` of a crossing table.
+
+    It fits time = t0 + a * d**(1/k) to the crossing times of every millimetre d from near_mm
+    to far_mm away from `origin` (in direction `sign`), for each candidate k, and returns the
+    t0 of the best fit. Fitting many levels averages out sensor noise; trying several k keeps
+    a steady creep and a smooth start alike from being timed late or early.
+    """
+    t_near = _level_time(table, filled, origin + sign * c["near_mm"])
     if math.isnan(t_near):
         return fallback
-    if math.isnan(t_far):
-        return t_near
-    return min(hi, max(lo, t_near + k * (t_near - t_far)))
+    best_t0, best_error = t_near, math.inf
+    first, last = int(c["near_mm"]), int(c["far_mm"])
+    for k in _EXPONENTS:
+        n = sx = sy = sxx = sxy = 0.0
+        for d in range(first, last + 1):
+            y = _level_time(table, filled, origin + sign * d)
+            if math.isnan(y):
+                continue
+            x = d ** (1.0 / k)
+            n += 1.0
+            sx += x
+            sy += y
+            sxx += x * x
+            sxy += x * y
+        spread = n * sxx - sx * sx
+        if n < 3.0 or spread <= 0.0:
+            continue
+        slope = (n * sxy - sx * sy) / spread
+        t0 = (sy - slope * sx) / n
+        error = 0.0
+        for d in range(first, last + 1):
+            y = _level_time(table, filled, origin + sign * d)
+            if not math.isnan(y):
+                error += (y - t0 - slope * d ** (1.0 / k)) ** 2
+        if error < best_error:
+            best_t0, best_error = t0, error
+    # Leaving rest (sign > 0) happens before the near level is crossed; arriving, after.
+    if sign * (best_t0 - t_near) > 0.0:
+        best_t0 = t_near
+    return min(hi, max(lo, best_t0))
 
 
 @_jit
@@ -388,10 +426,9 @@ def _track_next_start(s, c, t, p, lumbar):
 @_jit
 def _start_descent(s, c, out, n):
     """The sled went rep_min_mm below the top: this is a rep. Time its start, emit held faults."""
-    k = c["extrapolation"]
-    t_near = _level_time(s["desc_t"], s["desc_n"], c["near_mm"])
-    t_far = _level_time(s["desc_t"], s["desc_n"], c["far_mm"])
-    s["t_start"] = _extrapolate(t_near, t_far, k, s["t_top"], -math.inf, t_near)
+    s["t_start"] = _rest_time(
+        s["desc_t"], s["desc_n"], 0.0, 1.0, c, s["t_top"], -math.inf, math.inf
+    )
     s["rep_top"] = s["top"]
     s["baseline"] = _next_baseline(s, c)
     s["bottom"] = s["peak"]
@@ -408,11 +445,11 @@ def _start_descent(s, c, out, n):
 @_jit
 def _start_ascent(s, c, out, n, t, t_raw, p, lumbar):
     """The sled came back return_min_mm from the bottom: time the bottom, judge the descent."""
-    k = c["extrapolation"]
     depth = s["bottom"] - s["rep_top"]
-    t_near = _level_time(s["desc_t"], s["desc_n"], depth - c["near_mm"])
-    t_far = _level_time(s["desc_t"], s["desc_n"], depth - c["far_mm"])
-    s["t_bottom"] = _extrapolate(t_near, t_far, k, s["t_bottom"], t_near, s["t_bottom"])
+    t_deepest = s["t_bottom"]
+    s["t_bottom"] = _rest_time(
+        s["desc_t"], s["desc_n"], depth, -1.0, c, t_deepest, -math.inf, t_deepest
+    )
     s["phase"] = ASCENT
     if s["t_bottom"] - s["t_start"] < c["min_eccentric_s"]:
         n = _fault(s, out, n, UNCONTROLLED, t_raw)
@@ -428,14 +465,9 @@ def _start_ascent(s, c, out, n, t, t_raw, p, lumbar):
 @_jit
 def _finish_rep(s, c, out, n):
     """Report the rep: it has returned to the top and stopped, or the next descent began."""
-    k = c["extrapolation"]
     rise = s["bottom"] - s["top"]
-    t_near = _level_time(s["asc_t"], s["asc_n"], rise - c["near_mm"])
-    t_far = _level_time(s["asc_t"], s["asc_n"], rise - c["far_mm"])
-    t_end = _extrapolate(t_near, t_far, k, s["t_top"], t_near, s["t_top"])
-    t_near = _level_time(s["asc_t"], s["asc_n"], c["near_mm"])
-    t_far = _level_time(s["asc_t"], s["asc_n"], c["far_mm"])
-    t_leave = _extrapolate(t_near, t_far, k, s["t_bottom"], s["t_bottom"], t_near)
+    t_end = _rest_time(s["asc_t"], s["asc_n"], rise, -1.0, c, s["t_top"], -math.inf, s["t_top"])
+    t_leave = _rest_time(s["asc_t"], s["asc_n"], 0.0, 1.0, c, s["t_bottom"], s["t_bottom"], t_end)
     if n < out.shape[0]:
         row = out[n]
         row[0] = EV_REP

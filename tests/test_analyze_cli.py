@@ -1,0 +1,159 @@
+"""`gymfloor simulate` and `gymfloor analyze` as a user runs them: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gymfloor.contract import Fault
+from gymfloor_edge.simulator.scoring import score
+
+GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
+
+
+def gymfloor(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [GYMFLOOR, *args],
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("recording")
+    rec, labels = folder / "rec.jsonl", folder / "labels.jsonl"
+    done = gymfloor(
+        "simulate",
+        "--seed",
+        "11",
+        "--machines",
+        "4",
+        "--visits",
+        "2",
+        "-o",
+        str(rec),
+        "--labels",
+        str(labels),
+    )
+    assert done.returncode == 0, done.stderr
+    return rec, labels
+
+
+def test_analyze_finds_the_true_reps_and_faults(
+    recording: tuple[Path, Path], tmp_path: Path
+) -> None:
+    rec, labels = recording
+    out = tmp_path / "reports.jsonl"
+    done = gymfloor("analyze", str(rec), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    reports, truth = read_jsonl(out), read_jsonl(labels)
+    assert len(truth) > 50
+    result = score(reports, truth)
+    assert result.reps.f1 >= 0.99
+    for fault in Fault:
+        assert result.faults[fault].f1 >= 0.99, fault
+    assert result.rom_mae <= 5.0 and result.eccentric_mae <= 0.15
+    assert result.attribution_errors == 0
+    assert "rep reports" in done.stderr  # the closing summary
+
+
+def test_reports_carry_every_required_field(recording: tuple[Path, Path]) -> None:
+    done = gymfloor("analyze", str(recording[0]))
+    required = {
+        "gym_id",
+        "machine_id",
+        "session_id",
+        "member_id",
+        "rep",
+        "t_start",
+        "t_bottom",
+        "t_end",
+        "rom_mm",
+        "eccentric_s",
+        "concentric_s",
+        "min_lumbar_ratio",
+        "faults",
+    }
+    reports = [json.loads(line) for line in done.stdout.splitlines()]
+    assert reports and all(required <= set(r) for r in reports)
+    assert all(r["t_start"] < r["t_bottom"] < r["t_end"] for r in reports)
+
+
+def test_stdout_and_file_output_agree_and_runs_are_deterministic(
+    recording: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "reports.jsonl"
+    assert gymfloor("analyze", str(recording[0]), "-o", str(out)).returncode == 0
+    from_stdin = gymfloor("analyze", "-", stdin=recording[0].read_bytes())
+    assert from_stdin.stdout == out.read_text()
+
+
+def test_malformed_lines_are_reported_by_number_and_skipped(
+    recording: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lines = recording[0].read_text().splitlines()
+    broken = list(lines)
+    broken.insert(5, "{not json")
+    broken.insert(9, json.dumps({"topic": "gymfloor/v1/g1/lp-01/telemetry", "payload": {"v": 1}}))
+    broken.insert(12, json.dumps(["a", "list"]))
+    broken.insert(15, json.dumps({"topic": "elsewhere/x", "payload": {}}))
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text("\n".join(broken) + "\n")
+
+    clean = gymfloor("analyze", str(recording[0]))
+    done = gymfloor("analyze", str(bad))
+    assert done.returncode == 0
+    assert "line 6 skipped: not JSON" in done.stderr
+    assert "line 10 skipped: gymfloor/v1/g1/lp-01/telemetry: seq: Field required" in done.stderr
+    assert "line 13 skipped: not a JSON object" in done.stderr
+    assert "line 16 skipped: elsewhere/x" in done.stderr
+    assert "4 skipped" in done.stderr
+    assert done.stdout == clean.stdout  # the rest is analysed as before
+
+
+def test_a_missing_recording_is_a_clear_error(tmp_path: Path) -> None:
+    done = gymfloor("analyze", str(tmp_path / "nope.jsonl"))
+    assert done.returncode == 2 and "no such recording" in done.stderr
+
+
+def test_thresholds_come_from_flags_and_environment(recording: tuple[Path, Path]) -> None:
+    def liftoffs(*args: str, env: dict[str, str] | None = None) -> int:
+        import os
+
+        done = subprocess.run(
+            [GYMFLOOR, "analyze", str(recording[0]), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=True,
+        )
+        return sum("lumbar_liftoff" in line for line in done.stdout.splitlines())
+
+    default = liftoffs()
+    assert liftoffs("--liftoff-ratio", "0.1") < default
+    assert liftoffs(env={"GYMFLOOR_DETECTOR__LIFTOFF_RATIO": "0.1"}) < default
+
+
+def test_help_explains_the_commands() -> None:
+    top = gymfloor("--help")
+    assert top.returncode == 0 and all(c in top.stdout for c in ("analyze", "simulate", "demo"))
+    analyze = gymfloor("analyze", "--help")
+    assert "GYMFLOOR_DETECTOR__LIFTOFF_RATIO" in analyze.stdout and "--output" in analyze.stdout
+
+
+def test_demo_prints_reps_and_coaching() -> None:
+    done = gymfloor("demo", "--seed", "4")
+    assert done.returncode == 0, done.stderr
+    assert "rep   depth" in done.stdout and "coaching:" in done.stdout

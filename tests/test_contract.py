@@ -1,0 +1,219 @@
+"""Payload validation: everything the contract allows is accepted, every breach is rejected
+with a reason that names the field."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from gymfloor.contract import (
+    ContractError,
+    MachineChannel,
+    MachineKey,
+    TopicError,
+    decode_session,
+    decode_status,
+    decode_telemetry,
+    parse_machine_topic,
+)
+from gymfloor.contract.payloads import MAX_PAYLOAD_BYTES
+
+
+def batch(**changes: object) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "v": 1,
+        "seq": 1523,
+        "boot": "7f3a9c",
+        "t0": 1764064800.250,
+        "hz": 100.0,
+        "sled_mm": [12.1, 12.4, 13.0],
+        "lumbar_kpa": [5.21, 5.19, 5.22],
+        "sacral_kpa": [7.80, 7.82, 7.79],
+        "load_kg": 140,
+    }
+    payload.update(changes)
+    return {k: v for k, v in payload.items() if v is not REMOVE}
+
+
+REMOVE = object()
+
+
+def test_contract_example_is_accepted_from_bytes_and_from_an_object() -> None:
+    from_bytes = decode_telemetry(json.dumps(batch()).encode())
+    from_object = decode_telemetry(batch())
+    for decoded in (from_bytes, from_object):
+        assert decoded.seq == 1523 and decoded.boot == "7f3a9c" and decoded.hz == 100.0
+        assert decoded.sled_mm.tolist() == [12.1, 12.4, 13.0]
+        assert decoded.sacral_kpa is not None and decoded.sacral_kpa.tolist()[1] == 7.82
+        assert decoded.load_kg == 140
+
+
+def test_optional_fields_may_be_missing_and_unknown_fields_are_ignored() -> None:
+    decoded = decode_telemetry(
+        batch(boot=REMOVE, sacral_kpa=REMOVE, load_kg=REMOVE, firmware="2.1", extra={"a": 1})
+    )
+    assert decoded.boot is None and decoded.sacral_kpa is None and decoded.load_kg is None
+
+
+def test_null_samples_become_nan() -> None:
+    decoded = decode_telemetry(batch(sled_mm=[1.0, None, 3.0], lumbar_kpa=[None, 2.0, 2.0]))
+    assert math.isnan(decoded.sled_mm[1]) and math.isnan(decoded.lumbar_kpa[0])
+    assert decoded.sled_mm[2] == 3.0
+
+
+def test_integers_are_accepted_where_numbers_are_expected() -> None:
+    decoded = decode_telemetry(batch(hz=50, t0=1764064800, sled_mm=[1, 2, 3]))
+    assert decoded.hz == 50.0 and decoded.sled_mm.dtype.kind == "f"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (batch(v=2), "v: Input should be 1"),
+        (batch(v=REMOVE), "v: Field required"),
+        (batch(seq=REMOVE), "seq: Field required"),
+        (batch(seq="1523"), "seq: Input should be a valid integer"),
+        (batch(seq=1.5), "seq: Input should be a valid integer"),
+        (batch(seq=True), "seq: Input should be a valid integer"),
+        (batch(boot=7), "boot: Input should be a valid string"),
+        (batch(t0=REMOVE), "t0: Field required"),
+        (batch(t0="now"), "t0: Input should be a valid number"),
+        (batch(t0=12.0), "t0: Input should be greater than or equal to 946684800"),
+        (batch(hz=REMOVE), "hz: Field required"),
+        (batch(hz=9.9), "hz: Input should be greater than or equal to 10"),
+        (batch(hz=1000.5), "hz: Input should be less than or equal to 1000"),
+        (batch(sled_mm=REMOVE), "sled_mm: Field required"),
+        (batch(sled_mm="12.1"), "sled_mm: Input should be a valid array"),
+        (batch(sled_mm=[1.0, "2", 3.0]), "sled_mm[1]: Input should be a valid number"),
+        (batch(sled_mm=[1.0, True, 3.0]), "sled_mm[1]: Input should be a valid number"),
+        (batch(sled_mm=[1.0, 1e9, 3.0]), "sled_mm[1]: Input should be less than or equal to 3000"),
+        (batch(lumbar_kpa=REMOVE), "lumbar_kpa: Field required"),
+        (batch(lumbar_kpa=[5.0, -50.0, 5.0]), "lumbar_kpa[1]: Input should be greater than"),
+        (batch(sled_mm=[], lumbar_kpa=[], sacral_kpa=[]), "sled_mm: List should have at least 1"),
+        (batch(lumbar_kpa=[5.0, 5.0]), "lumbar_kpa has 2 samples, sled_mm has 3"),
+        (batch(sacral_kpa=[5.0]), "sacral_kpa has 1 samples, sled_mm has 3"),
+        (
+            batch(sled_mm=[1.0] * 1001, lumbar_kpa=[1.0] * 1001, sacral_kpa=REMOVE),
+            "sled_mm: List should have at most 1000 items",
+        ),
+        (batch(load_kg=-5), "load_kg: Input should be greater than or equal to 0"),
+        (batch(load_kg="heavy"), "load_kg: Input should be a valid number"),
+    ],
+)
+def test_each_breach_is_rejected_with_its_field_and_reason(payload: dict, reason: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode_telemetry(json.dumps(payload).encode())
+    assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('"sled_mm": [1.0, NaN, 3.0]', "sled_mm[1]: Input should be a finite number"),
+        ('"sled_mm": [1.0, Infinity, 3.0]', "sled_mm[1]: Input should be a finite number"),
+        ('"sled_mm": [1.0, 1e999, 3.0]', "sled_mm[1]: Input should be a finite number"),
+        ('"sled_mm": [1.0, -Infinity, 3.0]', "sled_mm[1]: Input should be a finite number"),
+    ],
+)
+def test_non_finite_numbers_are_rejected(text: str, reason: str) -> None:
+    raw = json.dumps(batch(sled_mm=REMOVE))[:-1] + ", " + text + "}"
+    with pytest.raises(ContractError) as caught:
+        decode_telemetry(raw.encode())
+    assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "Invalid JSON"),
+        (b"{", "Invalid JSON"),
+        (b"[1, 2]", "payload: Input should be an object"),
+        (b"\xff\xfe", "Invalid JSON"),
+    ],
+)
+def test_messages_that_are_not_json_objects_are_rejected(raw: bytes, reason: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode_telemetry(raw)
+    assert reason in caught.value.reason
+
+
+def test_oversized_payload_is_rejected_before_parsing() -> None:
+    raw = b'{"v": 1, "pad": "' + b"x" * MAX_PAYLOAD_BYTES + b'"}'
+    with pytest.raises(ContractError, match="over the 65536 limit"):
+        decode_telemetry(raw)
+
+
+def test_a_reason_counts_further_problems() -> None:
+    with pytest.raises(ContractError, match=r"\(and 2 more\)"):
+        decode_telemetry(json.dumps(batch(seq="x", hz=1, t0="y")).encode())
+
+
+def test_session_events_of_the_contract_are_accepted() -> None:
+    start = decode_session(
+        b'{"v": 1, "event": "start", "t": 1764064790.0, "session_id": "s-8f2",'
+        b' "member_id": "m-1042", "load_kg": 140}'
+    )
+    load = decode_session(
+        b'{"v":1,"event":"load","t":1764064990.0,"session_id":"s-8f2","load_kg":160}'
+    )
+    end = decode_session(b'{"v":1,"event":"end","t":1764065400.0,"session_id":"s-8f2"}')
+    assert (start.member_id, load.load_kg, end.event) == ("m-1042", 160, "end")
+    assert start.depth_limit_mm is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (
+            {"v": 1, "event": "pause", "t": 1764064790.0, "session_id": "s"},
+            "event: Input should be",
+        ),
+        ({"v": 1, "event": "start", "t": 1764064790.0}, "session_id: Field required"),
+        (
+            {"v": 1, "event": "start", "t": 1764064790.0, "session_id": ""},
+            "session_id: String should",
+        ),
+        ({"v": 1, "event": "end", "session_id": "s"}, "t: Field required"),
+        (
+            {"v": 1, "event": "start", "t": 1764064790.0, "session_id": "s", "depth_limit_mm": -1},
+            "depth_limit_mm: Input should be greater than 0",
+        ),
+    ],
+)
+def test_bad_session_events_are_rejected(payload: dict, reason: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode_session(json.dumps(payload).encode())
+    assert reason in caught.value.reason
+
+
+def test_status_messages() -> None:
+    assert decode_status(b'{"v":1,"state":"online","t":1764064790.0}').state == "online"
+    assert decode_status(b'{"v":1,"state":"offline"}').t is None
+    with pytest.raises(ContractError, match="state: Input should be 'online' or 'offline'"):
+        decode_status(b'{"v":1,"state":"asleep"}')
+
+
+@pytest.mark.parametrize("channel", list(MachineChannel))
+def test_machine_topics_parse(channel: MachineChannel) -> None:
+    key = MachineKey("gym_A-1", "lp-03")
+    assert parse_machine_topic(key.topic(channel)) == (key, channel)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "gymfloor/v1/g1/lp-03",
+        "gymfloor/v2/g1/lp-03/telemetry",
+        "gymfloor/v1/g 1/lp-03/telemetry",
+        "gymfloor/v1/g1/lp.03/telemetry",
+        "gymfloor/v1/g1/" + "x" * 65 + "/telemetry",
+        "gymfloor/v1/g1/lp-03/telemetry/extra",
+        "gymfloor/v1/g1/lp-03/rejected",
+        "gymfloor/v1/g1/alerts",
+    ],
+)
+def test_other_topics_are_refused(topic: str) -> None:
+    with pytest.raises(TopicError):
+        parse_machine_topic(topic)

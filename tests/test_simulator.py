@@ -1,0 +1,80 @@
+"""The simulator makes what the detector will meet: every fault alone and combined, sessions and
+anonymous use, and imperfect delivery, all reproducible from a seed."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from gymfloor.contract import Fault, decode_session, decode_telemetry
+from gymfloor_edge.simulator import Imperfections, SimulationPlan, simulate
+from gymfloor_edge.simulator.members import Style, judge, plan_rep, random_member
+
+PLAN = SimulationPlan(seed=5, machines=4, visits=2)
+
+
+def test_the_same_seed_gives_the_same_recording() -> None:
+    a, b = simulate(PLAN), simulate(PLAN)
+    assert [m.payload for m in a.messages] == [m.payload for m in b.messages]
+    assert a.labels == b.labels
+
+
+def test_messages_are_valid_contract_payloads_in_arrival_order() -> None:
+    sim = simulate(PLAN)
+    assert [m.t for m in sim.messages] == sorted(m.t for m in sim.messages)
+    for message in sim.messages:
+        if message.topic.endswith("/telemetry"):
+            decode_telemetry(message.payload)
+        else:
+            decode_session(message.payload)
+
+
+def test_delivery_is_imperfect_as_asked() -> None:
+    sim = simulate(PLAN)
+    batches = [m for m in sim.messages if m.topic.endswith("/telemetry")]
+    telemetry = [m.payload for m in batches]
+    deliveries = Counter((m.topic, m.payload["boot"], m.payload["seq"]) for m in batches)
+    assert any(n > 1 for n in deliveries.values())  # repeated deliveries
+    assert any(None in p["sled_mm"] for p in telemetry)  # dropped samples
+    assert {p["hz"] for p in telemetry} <= {50.0, 100.0, 200.0}
+    perfect = simulate(
+        SimulationPlan(seed=5, machines=4, visits=2, imperfections=Imperfections.none())
+    )
+    perfect_telemetry = [m.payload for m in perfect.messages if m.topic.endswith("/telemetry")]
+    assert not any(None in p["sled_mm"] for p in perfect_telemetry)
+    assert len({(p["boot"], p["seq"]) for p in perfect_telemetry}) == len(perfect_telemetry)
+
+
+def test_every_style_yields_its_faults() -> None:
+    rng = np.random.default_rng(0)
+    member = random_member(rng, "m1")
+    expected = {
+        Style.CLEAN: set(),
+        Style.LIFTOFF: {Fault.LUMBAR_LIFTOFF},
+        Style.EXCESS: {Fault.EXCESSIVE_ROM},
+        Style.LIFTOFF_AND_EXCESS: {Fault.LUMBAR_LIFTOFF, Fault.EXCESSIVE_ROM},
+        Style.FAST: {Fault.UNCONTROLLED_DESCENT},
+        Style.DROP: {Fault.UNCONTROLLED_DESCENT},
+        Style.FAST_AND_LIFTOFF: {Fault.UNCONTROLLED_DESCENT, Fault.LUMBAR_LIFTOFF},
+        Style.DROP_AND_EXCESS: {Fault.UNCONTROLLED_DESCENT, Fault.EXCESSIVE_ROM},
+    }
+    for style, faults in expected.items():
+        piece, truth = plan_rep(rng, member, 0.0, style)
+        assert set(truth.faults) == faults, style
+        assert truth.is_clear() and judge(piece) == truth
+
+
+def test_a_drop_is_slow_on_average_and_fast_in_the_drop() -> None:
+    rng = np.random.default_rng(1)
+    _, truth = plan_rep(rng, random_member(rng, "m1"), 0.0, Style.DROP)
+    assert truth.eccentric_s >= 1.5 and truth.peak_speed > 600.0
+
+
+def test_labels_cover_sessions_and_anonymous_use() -> None:
+    labels = simulate(SimulationPlan(seed=2, machines=6, visits=2)).labels
+    assert any(label.session_id is None for label in labels)
+    assert any(label.session_id is not None for label in labels)
+    for machine in {label.machine_id for label in labels}:
+        anonymous = [x.rep for x in labels if x.machine_id == machine and x.session_id is None]
+        assert anonymous == list(range(1, len(anonymous) + 1))
