@@ -58,6 +58,7 @@ def test_every_style_yields_its_faults() -> None:
         Style.DROP: {Fault.UNCONTROLLED_DESCENT},
         Style.FAST_AND_LIFTOFF: {Fault.UNCONTROLLED_DESCENT, Fault.LUMBAR_LIFTOFF},
         Style.DROP_AND_EXCESS: {Fault.UNCONTROLLED_DESCENT, Fault.EXCESSIVE_ROM},
+        Style.ALL_THREE: set(Fault),
     }
     for style, faults in expected.items():
         piece, truth = plan_rep(rng, member, 0.0, style)

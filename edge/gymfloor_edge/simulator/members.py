@@ -40,10 +40,11 @@ class Style(Enum):
     DROP = "drop"
     FAST_AND_LIFTOFF = "fast+liftoff"
     DROP_AND_EXCESS = "drop+excess"
+    ALL_THREE = "fast+liftoff+excess"
 
 
 STYLE_WEIGHTS = {
-    Style.CLEAN: 0.40,
+    Style.CLEAN: 0.38,
     Style.LIFTOFF: 0.10,
     Style.EXCESS: 0.10,
     Style.LIFTOFF_AND_EXCESS: 0.10,
@@ -51,6 +52,7 @@ STYLE_WEIGHTS = {
     Style.DROP: 0.08,
     Style.FAST_AND_LIFTOFF: 0.06,
     Style.DROP_AND_EXCESS: 0.06,
+    Style.ALL_THREE: 0.02,
 }
 
 
