@@ -32,7 +32,7 @@ class DetectorConfig(BaseModel):
         4.0, gt=0, description="inner level for timing where motion starts/stops"
     )
     far_mm: float = Field(
-        24.0, gt=0, description="outer level for timing where motion starts/stops"
+        32.0, gt=0, description="outer level for timing where motion starts/stops"
     )
     still_mm: float = Field(
         4.0, gt=0, description="movement within this band counts as standing still"
@@ -62,9 +62,5 @@ class DetectorConfig(BaseModel):
 
     def kernel_record(self) -> np.ndarray:
         """The thresholds as the one-element structured array the compiled kernel reads."""
-        from gymfloor.detector.kernel import CONFIG_DTYPE
-
-        record = np.zeros(1, dtype=CONFIG_DTYPE)
-        for name in CONFIG_DTYPE.names:
-            record[0][name] = getattr(self, name)
-        return record
+        dtype = np.dtype([(name, "f8") for name in DetectorConfig.model_fields])
+        return np.array([tuple(self.model_dump().values())], dtype=dtype)

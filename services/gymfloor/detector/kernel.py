@@ -36,31 +36,6 @@ EV_FAULT, EV_REP, EV_ABANDONED, EV_SET_END = 1, 2, 3, 4
 #         7 min lumbar ratio, 8 fault bits, 9 baseline kPa, 10 tilt onset position, 11 peak speed.
 # EV_ABANDONED: 1 time. EV_SET_END: 1 time.
 
-CONFIG_DTYPE = np.dtype(
-    [
-        ("smoothing_s", "f8"),
-        ("rep_min_mm", "f8"),
-        ("return_min_mm", "f8"),
-        ("liftoff_ratio", "f8"),
-        ("liftoff_min_s", "f8"),
-        ("tilt_ratio", "f8"),
-        ("excess_mm", "f8"),
-        ("min_eccentric_s", "f8"),
-        ("max_descent_mm_s", "f8"),
-        ("speed_window_s", "f8"),
-        ("near_mm", "f8"),
-        ("far_mm", "f8"),
-        ("still_mm", "f8"),
-        ("still_s", "f8"),
-        ("empty_kpa", "f8"),
-        ("empty_s", "f8"),
-        ("baseline_follow", "f8"),
-        ("baseline_keep_below", "f8"),
-        ("baseline_retake_above", "f8"),
-        ("max_gap_s", "f8"),
-    ]
-)
-
 STATE_DTYPE = np.dtype(
     [
         # Sampling and smoothing.
@@ -94,13 +69,15 @@ STATE_DTYPE = np.dtype(
         ("phase", "i8"),
         ("top", "f8"),
         ("t_top", "f8"),
+        ("rest_sum", "f8"),
+        ("rest_n", "i8"),
         ("anchor_lumbar", "f8"),
         ("peak", "f8"),
         ("t_peak", "f8"),
         ("desc_n", "i8"),
         ("desc_t", "f8", (LEVELS,)),  # first time the sled reached top + k mm
         # The rep under way.
-        ("rep_top", "f8"),
+        ("rep_top", "f8"),  # where the rep started: the rest level, for its depth
         ("t_start", "f8"),
         ("bottom", "f8"),
         ("t_bottom", "f8"),
@@ -164,12 +141,32 @@ def _crossing_time(t_prev, p_prev, t, p, level):
 
 
 @_jit
-def _fill_levels(table, filled, reached, origin, sign, t_prev, p_prev, t, p):
-    """Stamp levels 0..reached (mm away from `origin` in direction `sign`) first reached now."""
-    top_level = min(math.floor(reached), table.shape[0] - 1)
-    for k in range(filled, top_level + 1):
-        table[k] = _crossing_time(t_prev, p_prev, t, p, origin + sign * k)
-    return max(filled, top_level + 1)
+def _fill_levels(s, table, filled, origin, sign, t, p):
+    """Stamp the levels (whole mm from `origin` in direction `sign`) that the sled passed
+    for the first time between the previous sample and this one. Returns the new count."""
+    reached = min(math.floor(sign * (p - origin)), table.shape[0] - 1)
+    for k in range(filled, reached + 1):
+        table[k] = _crossing_time(s["t_prev"], s["p_prev"], t, p, origin + sign * k)
+    return max(filled, reached + 1)
+
+
+@_jit
+def _record_descent(s, t, p, origin):
+    s["desc_n"] = _fill_levels(s, s["desc_t"], s["desc_n"], origin, 1.0, t, p)
+
+
+@_jit
+def _record_rise(s, t, p):
+    s["asc_n"] = _fill_levels(s, s["asc_t"], s["asc_n"], s["bottom"], -1.0, t, p)
+
+
+@_jit
+def _set_bottom(s, t, p):
+    """A new deepest point: the return is measured from here."""
+    s["bottom"] = p
+    s["t_bottom"] = t
+    s["asc_n"] = 1
+    s["asc_t"][0] = t
 
 
 @_jit
@@ -270,7 +267,7 @@ def _restart_tracking(s):
     s["still_hi"] = math.nan
     s["still_since"] = math.nan
     s["phase"] = TOP
-    s["top"] = math.inf
+    _new_top(s, math.nan, math.inf)
     s["peak"] = -math.inf
     s["desc_n"] = 0
     s["asc_n"] = 0
@@ -392,32 +389,52 @@ def _judge(s, c, out, n, t, t_raw, p, lumbar, speed, base):
 
 
 @_jit
-def _anchor(s, t, p, lumbar):
+def _new_top(s, t, p):
+    s["top"] = p
+    s["t_top"] = t
+    s["rest_sum"] = 0.0
+    s["rest_n"] = 0
+
+
+@_jit
+def _rest_level(s, c):
+    """Where the sled rests at the top: the mean of the samples near it, which unlike the
+    lowest one is not pulled up by sensor noise. Never more than near_mm below the top."""
+    if s["rest_n"] == 0:
+        return s["top"]
+    return min(s["top"] + c["near_mm"], s["rest_sum"] / s["rest_n"])
+
+
+@_jit
+def _anchor(s, c, t, p, lumbar):
     """The sled is at (or back near) the top: a descent from here would start now."""
-    if p < s["top"]:
+    if p < _rest_level(s, c) - c["near_mm"]:
+        _new_top(s, t, p)  # still coming up: the rest position is not reached yet
+    elif p < s["top"]:
         s["top"] = p
         s["t_top"] = t
+    s["rest_sum"] += p
+    s["rest_n"] += 1
     s["peak"] = p
     s["t_peak"] = t
-    s["desc_n"] = _fill_levels(s["desc_t"], 0, p - s["top"], s["top"], 1.0, t, p, t, p)
+    s["desc_n"] = 0
+    _record_descent(s, t, p, s["top"])
     if not math.isnan(lumbar):
         s["anchor_lumbar"] = lumbar
 
 
 @_jit
 def _track_next_start(s, c, t, p, lumbar):
-    """Follow the top and the first part of any descent from it. True if the top moved."""
+    """Follow the top and the first part of any descent from it. True if the sled is at the
+    top, so that a descent would start from here."""
     settled = t - s["still_since"] >= c["still_s"]
     if p <= s["top"] + c["near_mm"] or (settled and s["peak"] - s["top"] < c["rep_min_mm"]):
         if p > s["top"] + c["near_mm"]:
-            s["top"] = p  # settled at a new rest position, e.g. after moving the feet
-            s["t_top"] = t
-        _anchor(s, t, p, lumbar)
+            _new_top(s, t, p)  # settled at a new rest position, e.g. after moving the feet
+        _anchor(s, c, t, p, lumbar)
         return True
     if p > s["peak"]:
-        s["desc_n"] = _fill_levels(
-            s["desc_t"], s["desc_n"], p - s["top"], s["top"], 1.0, s["t_prev"], s["p_prev"], t, p
-        )
+        _record_descent(s, t, p, s["top"])
         s["peak"] = p
         s["t_peak"] = t
     return False
@@ -426,15 +443,13 @@ def _track_next_start(s, c, t, p, lumbar):
 @_jit
 def _start_descent(s, c, out, n):
     """The sled went rep_min_mm below the top: this is a rep. Time its start, emit held faults."""
+    rest = _rest_level(s, c)
     s["t_start"] = _rest_time(
-        s["desc_t"], s["desc_n"], 0.0, 1.0, c, s["t_top"], -math.inf, math.inf
+        s["desc_t"], s["desc_n"], rest - s["top"], 1.0, c, s["t_top"], -math.inf, math.inf
     )
-    s["rep_top"] = s["top"]
+    s["rep_top"] = rest
     s["baseline"] = _next_baseline(s, c)
-    s["bottom"] = s["peak"]
-    s["t_bottom"] = s["t_peak"]
-    s["asc_n"] = 1
-    s["asc_t"][0] = s["t_peak"]
+    _set_bottom(s, s["t_peak"], s["peak"])
     s["phase"] = DESCENT
     for bit in FAULT_BITS:
         if s["faults"] & bit:
@@ -445,7 +460,7 @@ def _start_descent(s, c, out, n):
 @_jit
 def _start_ascent(s, c, out, n, t, t_raw, p, lumbar):
     """The sled came back return_min_mm from the bottom: time the bottom, judge the descent."""
-    depth = s["bottom"] - s["rep_top"]
+    depth = s["bottom"] - s["top"]  # the crossing table counts from the top
     t_deepest = s["t_bottom"]
     s["t_bottom"] = _rest_time(
         s["desc_t"], s["desc_n"], depth, -1.0, c, t_deepest, -math.inf, t_deepest
@@ -454,11 +469,10 @@ def _start_ascent(s, c, out, n, t, t_raw, p, lumbar):
     if s["t_bottom"] - s["t_start"] < c["min_eccentric_s"]:
         n = _fault(s, out, n, UNCONTROLLED, t_raw)
     # From here the top tracker follows the return, ready for the next descent.
-    s["top"] = p
-    s["t_top"] = t
+    _new_top(s, t, p)
     s["top_progress"] = p
     s["t_top_progress"] = t
-    _anchor(s, t, p, lumbar)
+    _anchor(s, c, t, p, lumbar)
     return n
 
 
@@ -516,54 +530,32 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
         n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, _next_baseline(s, c))
         if s["peak"] - s["top"] >= c["rep_min_mm"]:
             n = _start_descent(s, c, out, n)
-        else:
-            n = _watch_pads(s, c, out, n, t, lumbar, sacral)
+        elif _pads_empty_for(s, t, lumbar, sacral, c) >= c["empty_s"]:
+            n = _end_set(s, out, n, t)
 
     elif phase == DESCENT:
         if p > s["bottom"]:
-            s["desc_n"] = _fill_levels(
-                s["desc_t"],
-                s["desc_n"],
-                p - s["rep_top"],
-                s["rep_top"],
-                1.0,
-                s["t_prev"],
-                s["p_prev"],
-                t,
-                p,
-            )
-            s["bottom"] = p
-            s["t_bottom"] = t
-            s["asc_n"] = 1
-            s["asc_t"][0] = t
+            _record_descent(s, t, p, s["top"])
+            _set_bottom(s, t, p)
         else:
-            s["asc_n"] = _fill_levels(
-                s["asc_t"],
-                s["asc_n"],
-                s["bottom"] - p,
-                s["bottom"],
-                -1.0,
-                s["t_prev"],
-                s["p_prev"],
-                t,
-                p,
-            )
+            _record_rise(s, t, p)
         n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, s["baseline"])
         if s["bottom"] - p >= c["return_min_mm"]:
             n = _start_ascent(s, c, out, n, t, t_raw, p, lumbar)
+        elif (
+            _pads_empty_for(s, t, lumbar, sacral, c) >= c["empty_s"]
+            and t - s["still_since"] >= c["empty_s"]
+        ):
+            # The member got off, leaving the sled down (on its stops, say): that was no rep.
+            n = _emit(out, n, EV_ABANDONED, t_raw, 0.0)
+            n = _end_set(s, out, n, t)
+            s["phase"] = TOP
+            _new_top(s, t, p)
+            _anchor(s, c, t, p, lumbar)
+            _reset_rep_stats(s)
 
     else:  # ASCENT
-        s["asc_n"] = _fill_levels(
-            s["asc_t"],
-            s["asc_n"],
-            s["bottom"] - p,
-            s["bottom"],
-            -1.0,
-            s["t_prev"],
-            s["p_prev"],
-            t,
-            p,
-        )
+        _record_rise(s, t, p)
         _track_next_start(s, c, t, p, lumbar)
         if p < s["top_progress"] - 1.0:
             s["top_progress"] = p
@@ -581,18 +573,24 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
 
 
 @_jit
-def _watch_pads(s, c, out, n, t, lumbar, sacral):
-    """Both pads empty at the top for a while: the member stood up, so the set is over."""
+def _pads_empty_for(s, t, lumbar, sacral, c):
+    """How long both pads (just the back pad on a machine without a seat pad) have been empty."""
     seat_empty = math.isnan(sacral) or sacral < c["empty_kpa"]
-    if not math.isnan(lumbar) and lumbar < c["empty_kpa"] and seat_empty:
-        if math.isnan(s["empty_since"]):
-            s["empty_since"] = t
-        elif t - s["empty_since"] >= c["empty_s"] and not math.isnan(s["baseline"]):
-            s["baseline"] = math.nan
-            n = _emit(out, n, EV_SET_END, t, 0.0)
-    else:
+    if math.isnan(lumbar) or lumbar >= c["empty_kpa"] or not seat_empty:
         s["empty_since"] = math.nan
-    return n
+        return 0.0
+    if math.isnan(s["empty_since"]):
+        s["empty_since"] = t
+    return t - s["empty_since"]
+
+
+@_jit
+def _end_set(s, out, n, t):
+    """The member stood up: whoever sits down next gets a fresh baseline."""
+    if math.isnan(s["baseline"]):
+        return n
+    s["baseline"] = math.nan
+    return _emit(out, n, EV_SET_END, t, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
