@@ -1,13 +1,13 @@
 """The per-machine state machine that turns samples into reps and faults.
 
-It runs once per sample, so it is compiled with numba; without the compiler (`step.py_func`)
-the same code is the plain per-sample reference the benchmark compares against. It is pure:
-all of a machine's memory is one fixed-size structured record, and findings leave through a
-preallocated event array. docs/DETECTION.md explains the method.
+It runs once per sample, so it is compiled with numba; with numba's JIT disabled
+(NUMBA_DISABLE_JIT=1) the same code is the plain per-sample loop the speed benchmark compares
+against. It is pure: all of a machine's memory is one fixed-size structured record, and
+findings leave through a preallocated event array. docs/DETECTION.md explains the method.
 
-Positions are sled millimetres from lockout, so "deeper" means larger. Within the kernel every
-signal is smoothed with a causal moving average, and each smoothed sample is stamped with the
-centre of its window so that smoothing delays no reported time.
+Positions are sled millimetres from lockout, so "deeper" means larger. Every signal is smoothed
+with a trimmed moving average, and each smoothed sample is stamped with the centre of its
+window so that smoothing delays no reported time.
 """
 
 from __future__ import annotations
@@ -199,30 +199,22 @@ def _rest_time(table, filled, origin, sign, c, fallback, lo, hi):
     t_near = _level_time(table, filled, origin + sign * c["near_mm"])
     if math.isnan(t_near):
         return fallback
+    distance = np.arange(int(c["near_mm"]), int(c["far_mm"]) + 1).astype(np.float64)
+    crossed = np.empty_like(distance)
+    for i in range(distance.size):
+        crossed[i] = _level_time(table, filled, origin + sign * distance[i])
+    known = ~np.isnan(crossed)
+    distance, crossed = distance[known], crossed[known]
     best_t0, best_error = t_near, math.inf
-    first, last = int(c["near_mm"]), int(c["far_mm"])
     for k in _EXPONENTS:
-        n = sx = sy = sxx = sxy = 0.0
-        for d in range(first, last + 1):
-            y = _level_time(table, filled, origin + sign * d)
-            if math.isnan(y):
-                continue
-            x = d ** (1.0 / k)
-            n += 1.0
-            sx += x
-            sy += y
-            sxx += x * x
-            sxy += x * y
-        spread = n * sxx - sx * sx
-        if n < 3.0 or spread <= 0.0:
-            continue
-        slope = (n * sxy - sx * sy) / spread
-        t0 = (sy - slope * sx) / n
-        error = 0.0
-        for d in range(first, last + 1):
-            y = _level_time(table, filled, origin + sign * d)
-            if not math.isnan(y):
-                error += (y - t0 - slope * d ** (1.0 / k)) ** 2
+        x = distance ** (1.0 / k)
+        # Least squares line through (x, crossed); its value at x = 0 is t0.
+        spread = np.sum((x - x.mean()) ** 2)
+        if distance.size < 3 or spread <= 0.0:
+            break
+        slope = np.sum((x - x.mean()) * (crossed - crossed.mean())) / spread
+        t0 = crossed.mean() - slope * x.mean()
+        error = np.sum((crossed - t0 - slope * x) ** 2)
         if error < best_error:
             best_t0, best_error = t0, error
     # Leaving rest (sign > 0) happens before the near level is crossed; arriving, after.
@@ -522,6 +514,7 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
         s["still_since"] = t
     s["still_lo"], s["still_hi"] = lo, hi
     speed = _descent_speed(s, c, t, p)
+    pads_empty = _pads_empty_for(s, t, lumbar, sacral, c) >= c["empty_s"]
     phase = s["phase"]
 
     if phase == TOP:
@@ -530,7 +523,7 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
         n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, _next_baseline(s, c))
         if s["peak"] - s["top"] >= c["rep_min_mm"]:
             n = _start_descent(s, c, out, n)
-        elif _pads_empty_for(s, t, lumbar, sacral, c) >= c["empty_s"]:
+        elif pads_empty:
             n = _end_set(s, out, n, t)
 
     elif phase == DESCENT:
@@ -542,10 +535,7 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
         n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, s["baseline"])
         if s["bottom"] - p >= c["return_min_mm"]:
             n = _start_ascent(s, c, out, n, t, t_raw, p, lumbar)
-        elif (
-            _pads_empty_for(s, t, lumbar, sacral, c) >= c["empty_s"]
-            and t - s["still_since"] >= c["empty_s"]
-        ):
+        elif pads_empty and t - s["still_since"] >= c["empty_s"]:
             # The member got off, leaving the sled down (on its stops, say): that was no rep.
             n = _emit(out, n, EV_ABANDONED, t_raw, 0.0)
             n = _end_set(s, out, n, t)
