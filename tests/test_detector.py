@@ -466,3 +466,23 @@ def test_noisy_sensors_and_another_movement_shape(hz: float) -> None:
     fast = [abs(r.eccentric_s - 1.0) for i, r in enumerate(found) if i % 4 == 3]
     assert np.mean(slow) < 0.2 and max(slow) < 0.45
     assert max(fast) < 0.15
+
+
+def test_session_events_for_an_unknown_session_change_nothing() -> None:
+    detector = Detector()
+    detector.session(KEY, session("start", T0, member_id="m1", load_kg=100.0))
+    other = SessionPayload(v=1, event="load", t=T0 + 1, session_id="s-other", load_kg=300.0)
+    detector.session(KEY, other)
+    detector.session(KEY, SessionPayload(v=1, event="end", t=T0 + 2, session_id="s-other"))
+    found = reports(run(clean_set(Track(), reps=1).batches(), detector))
+    assert [(r.session_id, r.load_kg) for r in found] == [("s1", 100.0)]
+    assert detector.counters.unknown_sessions == 2
+
+
+def test_a_machine_that_only_checked_in_is_not_forgotten_early() -> None:
+    detector = Detector(DetectorConfig(idle_timeout_s=60.0))
+    detector.session(KEY, session("start", T0, member_id="m1"))
+    detector.evict_idle(T0 + 30.0)
+    assert detector.machine_count == 1
+    detector.evict_idle(T0 + 61.0)
+    assert detector.machine_count == 0

@@ -128,10 +128,16 @@ class Detector:
         return list(self._decode_events(key, machine, n)) if n else []
 
     def session(self, key: MachineKey, event: SessionPayload) -> list[DetectorOutput]:
+        """Check-in, load change or check-out. Nothing is reported at once; the outputs list
+        keeps every input's signature alike."""
         machine = self._machine(key)
+        machine.last_seen = max(machine.last_seen, event.t)
+        current = machine.session
+        if event.event != "start" and (current is None or current.session_id != event.session_id):
+            self.counters.unknown_sessions += 1
+            return []
         if event.load_kg is not None:
             machine.load_kg = event.load_kg
-        current = machine.session
         if event.event == "start":
             if current is not None:  # a check-in without check-out closes the previous session
                 current.t_end = event.t
@@ -139,9 +145,7 @@ class Detector:
             machine.session = Session(event.session_id, event.member_id, event.t)
             depth_limit = math.nan if event.depth_limit_mm is None else event.depth_limit_mm
             kernel.change_member(machine.kernel_state, depth_limit)
-        elif current is None or current.session_id != event.session_id:
-            self.counters.unknown_sessions += 1
-        elif event.event == "end":
+        elif event.event == "end" and current is not None:
             current.t_end = event.t
             machine.previous_session, machine.session = current, None
             kernel.change_member(machine.kernel_state, math.nan)
@@ -166,10 +170,6 @@ class Detector:
     @property
     def machine_count(self) -> int:
         return len(self._machines)
-
-    @staticmethod
-    def state_bytes_per_machine() -> int:
-        return kernel.STATE_DTYPE.itemsize
 
     # -- internals ---------------------------------------------------------------------------
 
