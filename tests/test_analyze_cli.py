@@ -157,3 +157,19 @@ def test_demo_prints_reps_and_coaching() -> None:
     done = gymfloor("demo", "--seed", "4")
     assert done.returncode == 0, done.stderr
     assert "rep   depth" in done.stdout and "coaching:" in done.stdout
+
+
+def test_invalid_settings_are_refused_with_the_reason(recording: tuple[Path, Path]) -> None:
+    import os
+
+    done = subprocess.run(
+        [GYMFLOOR, "analyze", str(recording[0])],
+        env={**os.environ, "GYMFLOOR_DETECTOR__LIFTOFF_RATIO": "half"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "detector.liftoff_ratio: Input should be a valid number" in done.stderr
+    flag = gymfloor("analyze", str(recording[0]), "--near-mm", "50")
+    assert flag.returncode == 2 and "near_mm < far_mm < rep_min_mm" in flag.stderr

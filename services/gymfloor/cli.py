@@ -12,13 +12,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
+import pydantic
 from tqdm import tqdm
 
 from gymfloor import __version__
 from gymfloor.analyze import AnalysisCounts, analyze
+from gymfloor.contract import encode_line
+from gymfloor.demo import print_demo
 from gymfloor.detector import Detector, DetectorConfig
 from gymfloor.logs import configure_logging
 from gymfloor.settings import Settings, detector_env_var
+from gymfloor_edge.simulator import Imperfections, Simulation, SimulationPlan, simulate
 
 log = logging.getLogger("gymfloor")
 
@@ -30,15 +34,26 @@ SKIPS_LOGGED = 50
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        parser.error(f"invalid GYMFLOOR_* environment variable: {_first_problem(exc)}")
     configure_logging(args.log_level or settings.log_level, settings.log_format)
     try:
-        return int(args.run(args, settings) or 0)
+        return args.run(args, settings)
+    except pydantic.ValidationError as exc:
+        parser.error(f"invalid setting: {_first_problem(exc)}")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gymfloor analyze rec.jsonl | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _first_problem(exc: pydantic.ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -173,9 +188,7 @@ def _with_progress(source: IO[bytes], size: int) -> Iterator[bytes]:
             yield line
 
 
-def _simulation(args: argparse.Namespace, perfect: bool = False):  # type: ignore[no-untyped-def]
-    from gymfloor_edge.simulator import Imperfections, SimulationPlan, simulate
-
+def _simulation(args: argparse.Namespace, perfect: bool = False) -> Simulation:
     imperfections = Imperfections.none() if perfect else Imperfections()
     plan = SimulationPlan(
         seed=args.seed, machines=args.machines, visits=args.visits, imperfections=imperfections
@@ -184,8 +197,6 @@ def _simulation(args: argparse.Namespace, perfect: bool = False):  # type: ignor
 
 
 def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from gymfloor.contract import encode_line
-
     simulation = _simulation(args, args.perfect)
     with ExitStack() as stack:
         sink = stack.enter_context(args.output.open("w")) if args.output else sys.stdout
@@ -200,8 +211,6 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from gymfloor.demo import print_demo
-
     simulation = _simulation(args)
     print_demo(simulation.messages, Detector(settings.detector), args, sys.stdout)
     return 0
