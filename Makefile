@@ -30,6 +30,7 @@ format: install
 bench: install
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/detector_speed.py
+	$(BIN)/python bench/analyze_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
