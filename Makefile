@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 install: $(BIN)/gymfloor
 
 $(BIN)/gymfloor: pyproject.toml
+	@# Debian's own python3 needs python3-venv to create a virtual environment.
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/ensure-debian-packages python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
