@@ -138,6 +138,16 @@ def test_standing_up_ends_the_set_and_the_next_member_gets_a_fresh_baseline() ->
     assert detector.counters.sets_ended == 1
 
 
+def test_a_new_member_without_check_in_or_empty_pads_gets_their_own_baseline() -> None:
+    # A heavy member, then at once a light one: the pads never read empty in between.
+    track = Track(baseline_kpa=8.0).hold(1.0).rep(300.0).rep(300.0)
+    track.baseline_kpa = 4.0
+    track.hold(1.0).rep(300.0).rep(300.0)
+    found = reports(run(track.batches()))
+    assert [r.faults for r in found] == [[], [], [], []]
+    assert found[-1].baseline_kpa == pytest.approx(4.0, rel=0.02)
+
+
 def test_slow_baseline_drift_is_followed() -> None:
     # The back presses 25 % harder by the end of a 12-rep set, then the same set eases off.
     for end_kpa in (6.25, 3.75):

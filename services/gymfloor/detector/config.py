@@ -43,11 +43,10 @@ class DetectorConfig(BaseModel):
     baseline_follow: float = Field(
         0.3, gt=0, le=1, description="share of each new top reading taken"
     )
-    baseline_keep_below: float = Field(
-        0.7, gt=0, lt=1, description="a top reading below this share of the baseline is ignored"
-    )
-    baseline_retake_above: float = Field(
-        1.5, gt=1, description="a top reading above this share of the baseline replaces it"
+    baseline_retake_factor: float = Field(
+        1.5,
+        gt=1,
+        description="a top reading this many times above or below the baseline replaces it",
     )
     max_gap_s: float = Field(1.0, gt=0, description="a longer hole in the data interrupts the rep")
     idle_timeout_s: float = Field(

@@ -233,10 +233,8 @@ def _next_baseline(s, c):
     if math.isnan(base):
         return reading
     share = reading / base
-    if share > c["baseline_retake_above"]:
-        return reading
-    if share < c["baseline_keep_below"]:
-        return base
+    if share > c["baseline_retake_factor"] or share * c["baseline_retake_factor"] < 1.0:
+        return reading  # someone else sat down, or the first reading came before they settled
     return base + c["baseline_follow"] * (reading - base)
 
 
