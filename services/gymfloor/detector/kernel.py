@@ -217,9 +217,15 @@ def _rest_time(table, filled, origin, sign, c, fallback, lo, hi):
         error = np.sum((crossed - t0 - slope * x) ** 2)
         if error < best_error:
             best_t0, best_error = t0, error
-    # Leaving rest (sign > 0) happens before the near level is crossed; arriving, after.
-    if sign * (best_t0 - t_near) > 0.0:
-        best_t0 = t_near
+    # Rest lies beyond the near crossing (before it when leaving, after it when arriving), but
+    # no further than the gentlest start allowed (the largest k) puts it: noise can bend a
+    # fit, never that far.
+    t_far = _level_time(table, filled, origin + sign * c["far_mm"])
+    gentlest = (c["near_mm"] / c["far_mm"]) ** (1.0 / _EXPONENTS[-1])
+    limit = t_near + (t_near - t_far) * gentlest / (1.0 - gentlest)
+    if math.isnan(limit):
+        limit = t_near
+    best_t0 = min(max(best_t0, min(t_near, limit)), max(t_near, limit))
     return min(hi, max(lo, best_t0))
 
 
@@ -303,6 +309,17 @@ def _smooth_push(s, x_sled, x_lumbar, x_sacral):
         s["sum_sacral"] += x_sacral
         s["n_sacral"] += 1
     s["ring_i"] = (i + 1) % w
+
+
+@_jit
+def _window(smoothing_s, hz):
+    """Samples in the smoothing window. At least three where three still span about the
+    smoothing time (from 15 Hz up at 0.1 s), so that the trimmed mean can out-vote a wild one;
+    below that, stretching the window would flatten the bottom of a fast rep."""
+    window = max(1, round(smoothing_s * hz))
+    if window < 3 and 3.0 / hz <= 2.0 * smoothing_s:
+        window = 3
+    return min(RING, window)
 
 
 @_jit
@@ -417,9 +434,10 @@ def _anchor(s, c, t, p, lumbar):
 def _track_next_start(s, c, t, p, lumbar):
     """Follow the top and the first part of any descent from it. True if the sled is at the
     top, so that a descent would start from here."""
+    rest = _rest_level(s, c)
     settled = t - s["still_since"] >= c["still_s"]
-    if p <= s["top"] + c["near_mm"] or (settled and s["peak"] - s["top"] < c["rep_min_mm"]):
-        if p > s["top"] + c["near_mm"]:
+    if p <= rest + c["near_mm"] or (settled and s["peak"] - rest < c["rep_min_mm"]):
+        if p > rest + c["near_mm"]:
             _new_top(s, t, p)  # settled at a new rest position, e.g. after moving the feet
         _anchor(s, c, t, p, lumbar)
         return True
@@ -519,7 +537,7 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
         if _track_next_start(s, c, t, p, lumbar):
             _reset_rep_stats(s)
         n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, _next_baseline(s, c))
-        if s["peak"] - s["top"] >= c["rep_min_mm"]:
+        if s["peak"] - _rest_level(s, c) >= c["rep_min_mm"]:
             n = _start_descent(s, c, out, n)
         elif pads_empty:
             n = _end_set(s, out, n, t)
@@ -545,11 +563,14 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
     else:  # ASCENT
         _record_rise(s, t, p)
         _track_next_start(s, c, t, p, lumbar)
-        if p < s["top_progress"] - 1.0:
+        if p < s["top_progress"] - c["near_mm"]:
             s["top_progress"] = p
             s["t_top_progress"] = t
-        n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, s["baseline"])
-        next_descent = s["peak"] - s["top"] >= c["far_mm"]
+        # Once the sled stops rising the rep is back at the top: what the back does from then
+        # on (the member may get up straight away) is no longer part of it.
+        rising = t - s["t_top_progress"] < c["smoothing_s"]
+        n = _judge(s, c, out, n, t, t_raw, p, lumbar, speed, s["baseline"] if rising else math.nan)
+        next_descent = s["peak"] - _rest_level(s, c) >= c["far_mm"]
         if next_descent or t - s["t_top_progress"] >= c["still_s"]:
             n = _finish_rep(s, c, out, n)
             if next_descent:
@@ -611,7 +632,7 @@ def step(state, config, t0, hz, sled, lumbar, sacral, out):
     if hz != s["hz"] or s["window"] == 0:
         # After a restart, or at a new rate (which changes what a window of samples means).
         s["hz"] = hz
-        s["window"] = min(RING, max(1, round(c["smoothing_s"] * hz)))
+        s["window"] = _window(c["smoothing_s"], hz)
         s["ring_i"] = s["ring_n"] = 0
         s["sum_sled"] = s["sum_lumbar"] = s["sum_sacral"] = 0.0
         s["n_sled"] = s["n_lumbar"] = s["n_sacral"] = 0
