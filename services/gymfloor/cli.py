@@ -18,6 +18,7 @@ from tqdm import tqdm
 from gymfloor import __version__
 from gymfloor.analyze import AnalysisCounts, analyze
 from gymfloor.contract import encode_line
+from gymfloor.contract.payloads import describe_error
 from gymfloor.demo import print_demo
 from gymfloor.detector import Detector, DetectorConfig
 from gymfloor.logs import configure_logging
@@ -37,23 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
-        parser.error(f"invalid GYMFLOOR_* environment variable: {_first_problem(exc)}")
+        parser.error(f"invalid GYMFLOOR_* environment variable: {describe_error(exc)}")
     configure_logging(args.log_level or settings.log_level, settings.log_format)
     try:
         return args.run(args, settings)
     except pydantic.ValidationError as exc:
-        parser.error(f"invalid setting: {_first_problem(exc)}")
+        parser.error(f"invalid setting: {describe_error(exc, whole='thresholds')}")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gymfloor analyze rec.jsonl | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-
-
-def _first_problem(exc: pydantic.ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -120,15 +120,16 @@ def _validate(model: type[M], raw: RawPayload) -> M:
             raise ContractError(f"payload: {len(raw)} bytes is over the {MAX_PAYLOAD_BYTES} limit")
         return model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
-        raise ContractError(_describe(exc)) from None
+        raise ContractError(describe_error(exc)) from None
 
 
-def _describe(exc: pydantic.ValidationError) -> str:
-    """The first problem as `field[index]: message`, plus how many more there are."""
+def describe_error(exc: pydantic.ValidationError, whole: str = "payload") -> str:
+    """The first problem as `field[index]: message` (`whole` names the object itself when the
+    problem is not one field's), plus how many more there are."""
     errors = exc.errors(include_url=False, include_context=False, include_input=False)
     first = errors[0]
     where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
-    where = where.lstrip(".") or "payload"
+    where = where.lstrip(".") or whole
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}{more}"
