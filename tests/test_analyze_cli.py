@@ -173,3 +173,51 @@ def test_invalid_settings_are_refused_with_the_reason(recording: tuple[Path, Pat
     assert "detector.liftoff_ratio: Input should be a valid number" in done.stderr
     flag = gymfloor("analyze", str(recording[0]), "--near-mm", "50")
     assert flag.returncode == 2 and "near_mm < far_mm < rep_min_mm" in flag.stderr
+
+
+def test_large_files_show_progress_on_a_terminal(
+    recording: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    big = tmp_path / "big.jsonl"
+    text = recording[0].read_bytes()
+    big.write_bytes(text * (9 * 1024 * 1024 // len(text) + 1))  # past the 8 MiB threshold
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24x100 chars
+    with subprocess.Popen(
+        [GYMFLOOR, "analyze", str(big), "-o", str(tmp_path / "out.jsonl")],
+        stderr=follower,
+        stdout=subprocess.DEVNULL,
+    ) as process:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the process is done
+                break
+            if not chunk:
+                break
+            seen += chunk
+    assert process.returncode == 0
+    assert b"analyze:" in seen and b"100%" in seen
+
+
+def test_logs_can_be_json_for_collectors(recording: tuple[Path, Path]) -> None:
+    import os
+
+    done = subprocess.run(
+        [GYMFLOOR, "analyze", str(recording[0])],
+        env={**os.environ, "GYMFLOOR_LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = json.loads(done.stderr.strip().splitlines()[-1])
+    assert summary["level"] == "info" and "rep reports" in summary["msg"]
+    assert summary["duplicates"] > 0 and "abandoned_reps" in summary
