@@ -125,12 +125,14 @@ def live_faults(outputs: list[DetectorOutput]) -> list[FaultDetected]:
     return [o for o in outputs if isinstance(o, FaultDetected)]
 
 
-def tilting_back(onset_mm: float, slope_per_mm: float, floor: float = 0.05) -> Callable:
+def tilting_back(
+    onset_mm: float, slope_per_mm: float, floor: float = 0.05
+) -> Callable[[np.ndarray], np.ndarray]:
     """A back that stays on the pad down to `onset_mm`, then lifts off by `slope_per_mm` of
     the baseline per mm deeper."""
     return lambda pos: np.clip(1.0 - slope_per_mm * np.maximum(0.0, pos - onset_mm), floor, 1.0)
 
 
-def back_above(depth_mm: float, share: float) -> Callable:
+def back_above(depth_mm: float, share: float) -> Callable[[np.ndarray], np.ndarray]:
     """A back that presses `share` of the baseline anywhere deeper than `depth_mm`."""
     return lambda pos: np.where(pos > depth_mm, share, 1.0)

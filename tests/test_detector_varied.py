@@ -5,6 +5,7 @@ found and carry exactly the faults its signals call for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ class TrueRep:
     faults: list[Fault]
 
 
-def back_off_past(top: float, depth: float, share: float):  # type: ignore[no-untyped-def]
+def back_off_past(top: float, depth: float, share: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda pos: np.where(pos > top + depth, share, 1.0)
 
 

@@ -99,6 +99,9 @@ STATE_DTYPE = np.dtype(
 
 _jit = numba.njit(cache=True, nogil=True)
 
+Record = np.void  # one element of a structured array: a machine's state, or the thresholds
+Events = np.ndarray  # (rows, EVENT_WIDTH) float64
+
 
 def new_state() -> np.ndarray:
     state = np.zeros(1, dtype=STATE_DTYPE)
@@ -116,7 +119,7 @@ def new_events(max_samples: int) -> np.ndarray:
 
 
 @_jit
-def _emit(out, n, kind, a, b):
+def _emit(out: Events, n: int, kind: int, a: float, b: float) -> int:
     if n < out.shape[0]:
         out[n, 0] = kind
         out[n, 1] = a
@@ -125,14 +128,14 @@ def _emit(out, n, kind, a, b):
 
 
 @_jit
-def _emit_fault(s, out, n, t, bit):
+def _emit_fault(s: Record, out: Events, n: int, t: float, bit: int) -> int:
     if n < out.shape[0]:
         out[n, 3] = s["t_start"]
     return _emit(out, n, EV_FAULT, t, bit)
 
 
 @_jit
-def _crossing_time(t_prev, p_prev, t, p, level):
+def _crossing_time(t_prev: float, p_prev: float, t: float, p: float, level: float) -> float:
     """When the straight line from the previous sample to this one passes `level`."""
     if math.isnan(p_prev) or p == p_prev:
         return t
@@ -141,7 +144,9 @@ def _crossing_time(t_prev, p_prev, t, p, level):
 
 
 @_jit
-def _fill_levels(s, table, filled, origin, sign, t, p):
+def _fill_levels(
+    s: Record, table: np.ndarray, filled: int, origin: float, sign: float, t: float, p: float
+) -> int:
     """Stamp the levels (whole mm from `origin` in direction `sign`) that the sled passed
     for the first time between the previous sample and this one. Returns the new count."""
     reached = min(math.floor(sign * (p - origin)), table.shape[0] - 1)
@@ -151,17 +156,17 @@ def _fill_levels(s, table, filled, origin, sign, t, p):
 
 
 @_jit
-def _record_descent(s, t, p, origin):
+def _record_descent(s: Record, t: float, p: float, origin: float) -> None:
     s["desc_n"] = _fill_levels(s, s["desc_t"], s["desc_n"], origin, 1.0, t, p)
 
 
 @_jit
-def _record_rise(s, t, p):
+def _record_rise(s: Record, t: float, p: float) -> None:
     s["asc_n"] = _fill_levels(s, s["asc_t"], s["asc_n"], s["bottom"], -1.0, t, p)
 
 
 @_jit
-def _set_bottom(s, t, p):
+def _set_bottom(s: Record, t: float, p: float) -> None:
     """A new deepest point: the return is measured from here."""
     s["bottom"] = p
     s["t_bottom"] = t
@@ -170,7 +175,7 @@ def _set_bottom(s, t, p):
 
 
 @_jit
-def _level_time(table, filled, level):
+def _level_time(table: np.ndarray, filled: int, level: float) -> float:
     """First time a fractional level was reached, or NaN if it never was."""
     if level < 0.0:
         return math.nan
@@ -188,7 +193,16 @@ _EXPONENTS = (1.0, 1.5, 2.0, 2.5, 3.0)
 
 
 @_jit
-def _rest_time(table, filled, origin, sign, c, fallback, lo, hi):
+def _rest_time(
+    table: np.ndarray,
+    filled: int,
+    origin: float,
+    sign: float,
+    c: Record,
+    fallback: float,
+    lo: float,
+    hi: float,
+) -> float:
     """When the sled was at rest at level `origin` of a crossing table.
 
     It fits time = t0 + a * d**(1/k) to the crossing times of every millimetre d from near_mm
@@ -230,7 +244,7 @@ def _rest_time(table, filled, origin, sign, c, fallback, lo, hi):
 
 
 @_jit
-def _next_baseline(s, c):
+def _next_baseline(s: Record, c: Record) -> float:
     """The baseline the rep starting now would use, given the lumbar reading at its top."""
     base = s["baseline"]
     reading = s["anchor_lumbar"]
@@ -245,7 +259,7 @@ def _next_baseline(s, c):
 
 
 @_jit
-def _reset_rep_stats(s):
+def _reset_rep_stats(s: Record) -> None:
     s["min_ratio"] = math.inf
     s["onset"] = math.nan
     s["liftoff_since"] = math.nan
@@ -254,7 +268,7 @@ def _reset_rep_stats(s):
 
 
 @_jit
-def _restart_tracking(s):
+def _restart_tracking(s: Record) -> None:
     """Forget the motion (after a gap or at start-up); the member and baseline stay."""
     s["window"] = 0  # the next batch starts the smoothing windows afresh
     s["p_prev"] = math.nan
@@ -276,7 +290,7 @@ def _restart_tracking(s):
 
 
 @_jit
-def _smooth_push(s, x_sled, x_lumbar, x_sacral):
+def _smooth_push(s: Record, x_sled: float, x_lumbar: float, x_sacral: float) -> None:
     """Slide the moving-average window by one sample; NaN (dropped) samples do not count."""
     w = s["window"]
     i = s["ring_i"]
@@ -312,7 +326,7 @@ def _smooth_push(s, x_sled, x_lumbar, x_sacral):
 
 
 @_jit
-def _window(smoothing_s, hz):
+def _window(smoothing_s: float, hz: float) -> int:
     """Samples in the smoothing window. At least three where three still span about the
     smoothing time (from 15 Hz up at 0.1 s), so that the trimmed mean can out-vote a wild one;
     below that, stretching the window would flatten the bottom of a fast rep."""
@@ -323,7 +337,7 @@ def _window(smoothing_s, hz):
 
 
 @_jit
-def _robust_mean(ring, filled, total, count):
+def _robust_mean(ring: np.ndarray, filled: int, total: float, count: int) -> float:
     """Mean of the window without its highest and lowest sample, so that one wild sample
     moves nothing; NaN when the window holds no sample at all."""
     if count < 3:
@@ -339,7 +353,7 @@ def _robust_mean(ring, filled, total, count):
 
 
 @_jit
-def _descent_speed(s, c, t, p):
+def _descent_speed(s: Record, c: Record, t: float, p: float) -> float:
     """Speed over the last speed window, in mm/s deeper; also remembers this sample."""
     k = min(HISTORY - 1, max(1, round(c["speed_window_s"] * s["hz"])))
     i = s["hist_i"]
@@ -359,7 +373,7 @@ def _descent_speed(s, c, t, p):
 
 
 @_jit
-def _fault(s, out, n, bit, t):
+def _fault(s: Record, out: Events, n: int, bit: int, t: float) -> int:
     if s["faults"] & bit:
         return n
     s["faults"] |= bit
@@ -369,7 +383,18 @@ def _fault(s, out, n, bit, t):
 
 
 @_jit
-def _judge(s, c, out, n, t, t_raw, p, lumbar, speed, base):
+def _judge(
+    s: Record,
+    c: Record,
+    out: Events,
+    n: int,
+    t: float,
+    t_raw: float,
+    p: float,
+    lumbar: float,
+    speed: float,
+    base: float,
+) -> int:
     """Apply the fault rules to one smoothed sample of the current (or prospective) rep."""
     if not math.isnan(lumbar) and not math.isnan(base) and base > 0.0:
         ratio = lumbar / base
@@ -396,7 +421,7 @@ def _judge(s, c, out, n, t, t_raw, p, lumbar, speed, base):
 
 
 @_jit
-def _new_top(s, t, p):
+def _new_top(s: Record, t: float, p: float) -> None:
     s["top"] = p
     s["t_top"] = t
     s["rest_sum"] = 0.0
@@ -404,7 +429,7 @@ def _new_top(s, t, p):
 
 
 @_jit
-def _rest_level(s, c):
+def _rest_level(s: Record, c: Record) -> float:
     """Where the sled rests at the top: the mean of the samples near it, which unlike the
     lowest one is not pulled up by sensor noise. Never more than near_mm below the top."""
     if s["rest_n"] == 0:
@@ -413,7 +438,7 @@ def _rest_level(s, c):
 
 
 @_jit
-def _anchor(s, c, t, p, lumbar):
+def _anchor(s: Record, c: Record, t: float, p: float, lumbar: float) -> None:
     """The sled is at (or back near) the top: a descent from here would start now."""
     if p < _rest_level(s, c) - c["near_mm"]:
         _new_top(s, t, p)  # still coming up: the rest position is not reached yet
@@ -431,7 +456,7 @@ def _anchor(s, c, t, p, lumbar):
 
 
 @_jit
-def _track_next_start(s, c, t, p, lumbar):
+def _track_next_start(s: Record, c: Record, t: float, p: float, lumbar: float) -> bool:
     """Follow the top and the first part of any descent from it. True if the sled is at the
     top, so that a descent would start from here."""
     rest = _rest_level(s, c)
@@ -449,7 +474,7 @@ def _track_next_start(s, c, t, p, lumbar):
 
 
 @_jit
-def _start_descent(s, c, out, n):
+def _start_descent(s: Record, c: Record, out: Events, n: int) -> int:
     """The sled went rep_min_mm below the top: this is a rep. Time its start, emit held faults."""
     rest = _rest_level(s, c)
     s["t_start"] = _rest_time(
@@ -466,7 +491,9 @@ def _start_descent(s, c, out, n):
 
 
 @_jit
-def _start_ascent(s, c, out, n, t, t_raw, p, lumbar):
+def _start_ascent(
+    s: Record, c: Record, out: Events, n: int, t: float, t_raw: float, p: float, lumbar: float
+) -> int:
     """The sled came back return_min_mm from the bottom: time the bottom, judge the descent."""
     depth = s["bottom"] - s["top"]  # the crossing table counts from the top
     t_deepest = s["t_bottom"]
@@ -485,7 +512,7 @@ def _start_ascent(s, c, out, n, t, t_raw, p, lumbar):
 
 
 @_jit
-def _finish_rep(s, c, out, n):
+def _finish_rep(s: Record, c: Record, out: Events, n: int) -> int:
     """Report the rep: it has returned to the top and stopped, or the next descent began."""
     rise = s["bottom"] - s["top"]
     t_end = _rest_time(s["asc_t"], s["asc_n"], rise, -1.0, c, s["t_top"], -math.inf, s["t_top"])
@@ -510,7 +537,7 @@ def _finish_rep(s, c, out, n):
 
 
 @_jit
-def _interrupt(s, c, out, n):
+def _interrupt(s: Record, c: Record, out: Events, n: int) -> int:
     """The data stops (gap, silence, flush): finish a returning rep, abandon a descending one."""
     if s["phase"] == ASCENT:
         n = _finish_rep(s, c, out, n)
@@ -521,7 +548,17 @@ def _interrupt(s, c, out, n):
 
 
 @_jit
-def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
+def _on_sample(
+    s: Record,
+    c: Record,
+    out: Events,
+    n: int,
+    t: float,
+    t_raw: float,
+    p: float,
+    lumbar: float,
+    sacral: float,
+) -> int:
     """Advance the state machine by one smoothed sample."""
     # Still: every position since still_since lies within a band still_mm wide.
     lo, hi = min(p, s["still_lo"]), max(p, s["still_hi"])
@@ -582,7 +619,7 @@ def _on_sample(s, c, out, n, t, t_raw, p, lumbar, sacral):
 
 
 @_jit
-def _pads_empty_for(s, t, lumbar, sacral, c):
+def _pads_empty_for(s: Record, t: float, lumbar: float, sacral: float, c: Record) -> float:
     """How long both pads (just the back pad on a machine without a seat pad) have been empty."""
     seat_empty = math.isnan(sacral) or sacral < c["empty_kpa"]
     if math.isnan(lumbar) or lumbar >= c["empty_kpa"] or not seat_empty:
@@ -594,7 +631,7 @@ def _pads_empty_for(s, t, lumbar, sacral, c):
 
 
 @_jit
-def _end_set(s, out, n, t):
+def _end_set(s: Record, out: Events, n: int, t: float) -> int:
     """The member stood up: whoever sits down next gets a fresh baseline."""
     if math.isnan(s["baseline"]):
         return n
@@ -607,7 +644,7 @@ def _end_set(s, out, n, t):
 
 
 @_jit
-def _init_state(state):
+def _init_state(state: np.ndarray) -> None:
     s = state[0]
     s["hz"] = math.nan
     s["last_t"] = math.nan
@@ -618,7 +655,16 @@ def _init_state(state):
 
 
 @_jit
-def step(state, config, t0, hz, sled, lumbar, sacral, out):
+def step(
+    state: np.ndarray,
+    config: np.ndarray,
+    t0: float,
+    hz: float,
+    sled: np.ndarray,
+    lumbar: np.ndarray,
+    sacral: np.ndarray,
+    out: Events,
+) -> int:
     """Feed one batch (arrays of equal length, NaN for dropped samples; `sacral` may be
     empty). Returns how many event rows were written to `out`."""
     s = state[0]
@@ -654,13 +700,13 @@ def step(state, config, t0, hz, sled, lumbar, sacral, out):
 
 
 @_jit
-def interrupt(state, config, out):
+def interrupt(state: np.ndarray, config: np.ndarray, out: Events) -> int:
     """The machine's data ended (flush, eviction): settle the rep in progress."""
     return _interrupt(state[0], config[0], out, 0)
 
 
 @_jit
-def change_member(state, depth_limit):
+def change_member(state: np.ndarray, depth_limit: float) -> None:
     """A member checked in or out: take the baseline afresh; apply the depth limit (NaN: none)."""
     s = state[0]
     s["baseline"] = math.nan
