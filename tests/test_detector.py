@@ -4,6 +4,7 @@ and around its threshold, on signals built from the contract alone (tests/synth.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -158,8 +159,9 @@ def test_slow_baseline_drift_is_followed() -> None:
         found = reports(run(track.batches()))
         assert len(found) == 12 and all(r.faults == [] for r in found)
         # Followed slowly: it trails the change by a couple of reps, but most of it is taken.
-        assert abs(found[-1].baseline_kpa - end_kpa) < abs(5.0 - end_kpa) / 3
-        assert all(r.min_lumbar_ratio > 0.9 for r in found)
+        last = found[-1].baseline_kpa
+        assert last is not None and abs(last - end_kpa) < abs(5.0 - end_kpa) / 3
+        assert all(r.min_lumbar_ratio is not None and r.min_lumbar_ratio > 0.9 for r in found)
 
 
 # -- lumbar lift-off ----------------------------------------------------------------------------
@@ -363,8 +365,15 @@ def test_sample_rates_agree(hz: float) -> None:
 # -- sessions and machines ----------------------------------------------------------------------
 
 
-def session(event: str, t: float, **extra: object) -> SessionPayload:
-    return SessionPayload(v=1, event=event, t=t, session_id="s1", **extra)
+def session(
+    event: Literal["start", "load", "end"],
+    t: float,
+    member_id: str | None = None,
+    load_kg: float | None = None,
+) -> SessionPayload:
+    return SessionPayload(
+        v=1, event=event, t=t, session_id="s1", member_id=member_id, load_kg=load_kg
+    )
 
 
 def test_reps_belong_to_the_session_they_start_in() -> None:

@@ -4,6 +4,7 @@ anonymous use, and imperfect delivery, all reproducible from a seed."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def test_messages_are_valid_contract_payloads_in_arrival_order() -> None:
 def test_delivery_is_imperfect_as_asked() -> None:
     sim = simulate(PLAN)
     batches = [m for m in sim.messages if m.topic.endswith("/telemetry")]
-    telemetry = [m.payload for m in batches]
+    telemetry: list[dict[str, Any]] = [m.payload for m in batches]
     deliveries = Counter((m.topic, m.payload["boot"], m.payload["seq"]) for m in batches)
     assert any(n > 1 for n in deliveries.values())  # repeated deliveries
     assert any(None in p["sled_mm"] for p in telemetry)  # dropped samples
@@ -41,7 +42,9 @@ def test_delivery_is_imperfect_as_asked() -> None:
     perfect = simulate(
         SimulationPlan(seed=5, machines=4, visits=2, imperfections=Imperfections.none())
     )
-    perfect_telemetry = [m.payload for m in perfect.messages if m.topic.endswith("/telemetry")]
+    perfect_telemetry: list[dict[str, Any]] = [
+        m.payload for m in perfect.messages if m.topic.endswith("/telemetry")
+    ]
     assert not any(None in p["sled_mm"] for p in perfect_telemetry)
     assert len({(p["boot"], p["seq"]) for p in perfect_telemetry}) == len(perfect_telemetry)
 
