@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pytest
 
-from gymfloor.contract import Fault, SessionPayload
+from gymfloor.contract import Fault, SessionPayload, TelemetryBatch
 from gymfloor.detector import Detector, DetectorConfig, FaultDetected
 from gymfloor.detector.kernel import STATE_DTYPE
 from synth import KEY, T0, Track, back_above, linear, live_faults, reports, run, tilting_back
@@ -505,3 +505,33 @@ def test_a_machine_that_only_checked_in_is_not_forgotten_early() -> None:
     assert detector.machine_count == 1
     detector.evict_idle(T0 + 61.0)
     assert detector.machine_count == 0
+
+
+def test_a_change_of_sample_rate_mid_set_loses_no_rep() -> None:
+    fast = clean_set(Track(hz=100.0), reps=2)
+    slow = Track(hz=50.0, top_mm=fast.position).hold(1.0).rep(300.0).rep(300.0)
+    offset = len(fast.sled) / fast.hz
+    second_half = [
+        TelemetryBatch(
+            seq=1000 + b.seq,
+            boot=b.boot,
+            t0=b.t0 + offset,
+            hz=b.hz,
+            sled_mm=b.sled_mm,
+            lumbar_kpa=b.lumbar_kpa,
+            sacral_kpa=None,
+            load_kg=None,
+        )
+        for b in slow.batches(per=5)
+    ]
+    found = reports(run(fast.batches() + second_half))
+    assert len(found) == 4 and all(r.rom_mm == pytest.approx(300.0, abs=2.0) for r in found)
+
+
+def test_an_edge_clock_that_jumps_back_interrupts_and_recovers() -> None:
+    track = Track().hold(1.0).rep(300.0).move(300.0, 2.5)  # a second rep, cut short
+    before = track.batches()
+    after = clean_set(Track(), reps=2).batches(seq0=len(before))  # clock back at T0
+    detector = Detector()
+    found = reports(run(before + after, detector))
+    assert len(found) == 3 and detector.counters.abandoned_reps == 1
