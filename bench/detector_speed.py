@@ -26,6 +26,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import replace
 
 from gymfloor.contract import MachineKey, TelemetryBatch, decode_telemetry
 from gymfloor.detector import Detector
@@ -42,7 +43,8 @@ def batch_streams(seconds: float, batch_s: float = 0.1) -> list[list[TelemetryBa
         visits=3,
         rates_hz=(100.0,),
         batch_s=batch_s,
-        imperfections=Imperfections.none(),
+        # Noisy sensors, but every batch delivered once, so that the streams can be replayed.
+        imperfections=replace(Imperfections.none(), noise=1.0),
     )
     streams: dict[str, list[TelemetryBatch]] = {}
     for message in simulate(plan).messages:

@@ -46,6 +46,13 @@ def test_delivery_is_imperfect_as_asked() -> None:
         m.payload for m in perfect.messages if m.topic.endswith("/telemetry")
     ]
     assert not any(None in p["sled_mm"] for p in perfect_telemetry)
+
+    def unchanged_share(payloads: list[dict[str, Any]]) -> float:
+        """How often a sled reading repeats the one before: a still sled without noise."""
+        sled = [x for p in payloads for x in p["sled_mm"] if x is not None]
+        return float(np.mean(np.diff(sled) == 0.0))
+
+    assert unchanged_share(perfect_telemetry) > 3 * unchanged_share(telemetry)
     assert len({(p["boot"], p["seq"]) for p in perfect_telemetry}) == len(perfect_telemetry)
 
 

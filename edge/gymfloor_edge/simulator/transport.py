@@ -20,10 +20,11 @@ class Imperfections:
     lost: float = 0.01  # share of batches never delivered
     duplicated: float = 0.01  # share of batches delivered twice
     restarts: float = 0.2  # chance that an agent reboots once (new boot id, seq from 0)
+    noise: float = 1.0  # scale of the sensor noise: 0.3-1 mm on the sled, 2 % on the pads
 
     @classmethod
     def none(cls) -> Imperfections:
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +55,10 @@ def publish_machine(
         sacral[inside] = kpa * (1.0 + 0.3 * (1.0 - ratio[inside]))
     sacral *= seated
 
-    sled = sled + rng.normal(0.0, rng.uniform(0.3, 1.0), n)
-    lumbar = lumbar * (1.0 + rng.normal(0.0, 0.02, n)) + rng.normal(0.0, 0.03, n)
-    sacral = sacral * (1.0 + rng.normal(0.0, 0.02, n)) + rng.normal(0.0, 0.03, n)
+    noise = imperfect.noise
+    sled = sled + rng.normal(0.0, noise * rng.uniform(0.3, 1.0), n)
+    lumbar = lumbar * (1.0 + rng.normal(0.0, noise * 0.02, n)) + rng.normal(0.0, noise * 0.03, n)
+    sacral = sacral * (1.0 + rng.normal(0.0, noise * 0.02, n)) + rng.normal(0.0, noise * 0.03, n)
     wild = rng.random(n) < imperfect.spike
     sled[wild] += rng.choice([-1.0, 1.0], wild.sum()) * rng.uniform(10.0, 40.0, wild.sum())
     wild = rng.random(n) < imperfect.spike
@@ -69,6 +71,7 @@ def publish_machine(
         Published(event.t, key.topic(MachineChannel.SESSION), event.payload)
         for event in script.events
     ]
+    telemetry_topic = key.topic(MachineChannel.TELEMETRY)
     per_batch = max(1, round(batch_s * hz))
     boot, seq = f"{rng.integers(16**6):06x}", int(rng.integers(0, 100_000))
     restart_at = n * rng.uniform(0.2, 0.8) if rng.random() < imperfect.restarts else None
@@ -95,7 +98,7 @@ def publish_machine(
         seq += 1
         arrival = float(t[stop - 1]) + rng.uniform(0.005, 0.05)
         if rng.random() >= imperfect.lost:
-            out.append(Published(arrival, key.topic(MachineChannel.TELEMETRY), payload))
-        if rng.random() < imperfect.duplicated:
-            out.append(Published(arrival + rng.uniform(0.05, 1.5), out[-1].topic, payload))
+            out.append(Published(arrival, telemetry_topic, payload))
+        if rng.random() < imperfect.duplicated:  # a repeat, or the late arrival of a lost one
+            out.append(Published(arrival + rng.uniform(0.05, 1.5), telemetry_topic, payload))
     return out
