@@ -1,15 +1,10 @@
-"""Coaching text, in gymfloor's own words, for the machine display and the member's report."""
+"""Coaching text, in gymfloor's own words, for the member's session report."""
 
 from __future__ import annotations
 
-from gymfloor.contract import Fault
+from collections.abc import Sequence
 
-LIVE_CUE = {
-    Fault.LUMBAR_LIFTOFF: "Keep your lower back on the pad: stop before your hips roll under.",
-    Fault.EXCESSIVE_ROM: "Stop a little higher, before your lower back starts to round.",
-    Fault.UNCONTROLLED_DESCENT: "Slow down: take two to three seconds to lower the sled.",
-}
-"""Short enough to read on the machine's display in the middle of a rep."""
+from gymfloor.contract import Fault, RepReport
 
 ADVICE = {
     Fault.LUMBAR_LIFTOFF: (
@@ -43,3 +38,27 @@ SEE_A_PROFESSIONAL = (
     "or you feel numbness, tingling or pain running down a leg, stop and have a physiotherapist "
     "or sports physician look at it."
 )
+
+LIGHTER_WHEN_FAULTY_SHARE = 0.5
+"""Faults in at least this share of a session's reps: the load is too heavy to move well."""
+PROFESSIONAL_WHEN_LIFTOFF_SHARE = 0.5
+"""Lift-off in at least this share of a session's reps: it is a pattern, not a slip."""
+
+
+def session_advice(reports: Sequence[RepReport]) -> list[str]:
+    """What to tell a member after a session, most specific first; nothing after clean reps."""
+    if not reports:
+        return []
+    seen = {fault for report in reports for fault in report.faults}
+    if not seen:
+        return []
+    advice = [ADVICE[fault] for fault in Fault if fault in seen]
+    advice.append(SETUP)
+    if seen & {Fault.LUMBAR_LIFTOFF, Fault.EXCESSIVE_ROM}:
+        advice.append(BRACE)
+    if sum(bool(r.faults) for r in reports) >= LIGHTER_WHEN_FAULTY_SHARE * len(reports):
+        advice.append(LIGHTER)
+    liftoffs = sum(Fault.LUMBAR_LIFTOFF in r.faults for r in reports)
+    if liftoffs >= PROFESSIONAL_WHEN_LIFTOFF_SHARE * len(reports):
+        advice.append(SEE_A_PROFESSIONAL)
+    return advice

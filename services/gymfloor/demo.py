@@ -49,10 +49,7 @@ def print_demo(
                 f"  {r.rep:4d}  {r.rom_mm:4.0f} mm  {r.eccentric_s:4.1f} s  {r.concentric_s:4.1f} s"
                 f"   {ratio}   {faults}\n"
             )
-        seen = {f for r in reps for f in r.faults}
-        if seen:
+        advice = coaching.session_advice(reps)
+        if advice:
             out.write("  coaching:\n")
-            for fault in Fault:
-                if fault in seen:
-                    out.write(f"   - {coaching.ADVICE[fault]}\n")
-            out.write(f"   - {coaching.SETUP}\n")
+            out.writelines(f"   - {line}\n" for line in advice)
