@@ -182,6 +182,4 @@ def _draw_rep(rng: np.random.Generator, member: Member, t0: float, style: Style)
 def foot_adjustment(rng: np.random.Generator, top_mm: float, t0: float) -> Piece:
     """Shuffling the feet moves the sled a little, well short of a rep."""
     depth = rng.uniform(12.0, 60.0)
-    return movement(
-        t0, top_mm, Descent(depth, rng.uniform(0.3, 0.6)), 0.1, rng.uniform(0.3, 0.6), is_rep=False
-    )
+    return movement(t0, top_mm, Descent(depth, rng.uniform(0.3, 0.6)), 0.1, rng.uniform(0.3, 0.6))

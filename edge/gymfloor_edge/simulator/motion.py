@@ -66,7 +66,6 @@ class Piece:
     bottom_pause_s: float = 0.0
     ascent_s: float = 0.0
     tilt: Tilt | None = None
-    is_rep: bool = False
 
     @property
     def t1(self) -> float:
@@ -98,10 +97,10 @@ def movement(
     pause_s: float,
     ascent_s: float,
     tilt: Tilt | None = None,
-    is_rep: bool = True,
 ) -> Piece:
+    """Down, a pause at the bottom, and back up to where it started."""
     duration = descent.duration_s + pause_s + ascent_s
-    return Piece(t0, duration, top_mm, descent, pause_s, ascent_s, tilt, is_rep)
+    return Piece(t0, duration, top_mm, descent, pause_s, ascent_s, tilt)
 
 
 @dataclass(slots=True)
