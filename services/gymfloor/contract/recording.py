@@ -19,9 +19,6 @@ class RecordedMessage:
     payload: dict[str, Any]
     received_at: float | None = None
 
-    def to_line(self) -> str:
-        return encode_line(self.topic, self.payload, self.received_at)
-
 
 @dataclass(frozen=True, slots=True)
 class BadLine:

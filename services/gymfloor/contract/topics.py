@@ -54,7 +54,3 @@ def parse_machine_topic(topic: str) -> tuple[MachineKey, MachineChannel]:
     except ValueError:
         raise TopicError(f"topic {topic!r} has unknown channel {match['channel']!r}") from None
     return MachineKey(match["gym"], match["machine"]), channel
-
-
-def alerts_topic(gym_id: str) -> str:
-    return f"{PREFIX}/{gym_id}/alerts"
