@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,14 @@ from gymfloor_edge.simulator.scoring import score
 GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
 
 
-def gymfloor(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def gymfloor(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the command; `env` adds to this process's environment."""
     return subprocess.run(
         [GYMFLOOR, *args],
         input=stdin.decode() if stdin else None,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -130,15 +135,8 @@ def test_a_missing_recording_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_thresholds_come_from_flags_and_environment(recording: tuple[Path, Path]) -> None:
     def liftoffs(*args: str, env: dict[str, str] | None = None) -> int:
-        import os
-
-        done = subprocess.run(
-            [GYMFLOOR, "analyze", str(recording[0]), *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **(env or {})},
-            check=True,
-        )
+        done = gymfloor("analyze", str(recording[0]), *args, env=env)
+        assert done.returncode == 0, done.stderr
         return sum("lumbar_liftoff" in line for line in done.stdout.splitlines())
 
     default = liftoffs()
@@ -160,15 +158,7 @@ def test_demo_prints_reps_and_coaching() -> None:
 
 
 def test_invalid_settings_are_refused_with_the_reason(recording: tuple[Path, Path]) -> None:
-    import os
-
-    done = subprocess.run(
-        [GYMFLOOR, "analyze", str(recording[0])],
-        env={**os.environ, "GYMFLOOR_DETECTOR__LIFTOFF_RATIO": "half"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = gymfloor("analyze", str(recording[0]), env={"GYMFLOOR_DETECTOR__LIFTOFF_RATIO": "half"})
     assert done.returncode == 2
     assert "detector.liftoff_ratio: Input should be a valid number" in done.stderr
     flag = gymfloor("analyze", str(recording[0]), "--near-mm", "50")
@@ -179,7 +169,6 @@ def test_large_files_show_progress_on_a_terminal(
     recording: tuple[Path, Path], tmp_path: Path
 ) -> None:
     import fcntl
-    import os
     import pty
     import struct
     import termios
@@ -209,15 +198,8 @@ def test_large_files_show_progress_on_a_terminal(
 
 
 def test_logs_can_be_json_for_collectors(recording: tuple[Path, Path]) -> None:
-    import os
-
-    done = subprocess.run(
-        [GYMFLOOR, "analyze", str(recording[0])],
-        env={**os.environ, "GYMFLOOR_LOG_FORMAT": "json"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = gymfloor("analyze", str(recording[0]), env={"GYMFLOOR_LOG_FORMAT": "json"})
+    assert done.returncode == 0, done.stderr
     summary = json.loads(done.stderr.strip().splitlines()[-1])
     assert summary["level"] == "info" and "rep reports" in summary["msg"]
     assert summary["duplicates"] > 0 and "abandoned_reps" in summary
