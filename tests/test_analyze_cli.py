@@ -151,10 +151,13 @@ def test_help_explains_the_commands() -> None:
     assert "GYMFLOOR_DETECTOR__LIFTOFF_RATIO" in analyze.stdout and "--output" in analyze.stdout
 
 
-def test_demo_prints_reps_and_coaching() -> None:
-    done = gymfloor("demo", "--seed", "4")
+def test_demo_runs_the_live_system_on_embedded_defaults(tmp_path: Path) -> None:
+    # 30 s at 20x is ten simulated minutes: members check in, train and check out.
+    done = gymfloor("demo", "--duration", "30", "--speed", "20", env={"HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
-    assert "rep   depth" in done.stdout and "coaching:" in done.stdout
+    assert "embedded broker at mqtt://127.0.0.1:" in done.stdout
+    assert " depth " in done.stdout and "coaching:" in done.stdout and "ALERT" in done.stdout
+    assert done.stdout.rstrip().endswith("Stopped cleanly.")
 
 
 def test_invalid_settings_are_refused_with_the_reason(recording: tuple[Path, Path]) -> None:

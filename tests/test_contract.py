@@ -210,7 +210,7 @@ def test_machine_topics_parse(channel: MachineChannel) -> None:
         "gymfloor/v1/g1/lp.03/telemetry",
         "gymfloor/v1/g1/" + "x" * 65 + "/telemetry",
         "gymfloor/v1/g1/lp-03/telemetry/extra",
-        "gymfloor/v1/g1/lp-03/rejected",
+        "gymfloor/v1/g1/lp-03/diagnostics",
         "gymfloor/v1/g1/alerts",
     ],
 )

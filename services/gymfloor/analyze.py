@@ -37,7 +37,7 @@ def analyze(
             on_skip(item.line_no, item.reason)
             continue
         try:
-            outputs = dispatch(detector, item.topic, item.payload)
+            outputs = dispatch(detector, item.topic, item.payload).outputs
         except (ContractError, TopicError) as exc:
             counts.skipped += 1
             on_skip(item.line_no, f"{item.topic}: {exc}")

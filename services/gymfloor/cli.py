@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pydantic
 from tqdm import tqdm
 
 from gymfloor import __version__
 from gymfloor.analyze import AnalysisCounts, analyze
-from gymfloor.contract import encode_line
+from gymfloor.contract import ID_PATTERN, MachineKey, encode_line
 from gymfloor.contract.payloads import describe_error
-from gymfloor.demo import print_demo
+from gymfloor.demo import run_demo
 from gymfloor.detector import Detector, DetectorConfig
+from gymfloor.ingest.service import IngestService
 from gymfloor.logs import configure_logging
+from gymfloor.recorder import record, replay
 from gymfloor.settings import Settings, detector_env_var
+from gymfloor.storage import OperationalStore
+from gymfloor_edge.agent import EdgeAgent
+from gymfloor_edge.driver import SensorDriver
+from gymfloor_edge.fleet import run_fleet
+from gymfloor_edge.outbox import Outbox
 from gymfloor_edge.simulator import Imperfections, Simulation, SimulationPlan, simulate
+from gymfloor_edge.sources import recording_driver, simulated_driver
+from gymfloor_edge.uplink import Uplink
 
 log = logging.getLogger("gymfloor")
 
@@ -92,13 +104,115 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate_cmd.set_defaults(run=_run_simulate)
 
+    simulate_cmd.add_argument(
+        "--live",
+        action="store_true",
+        help="publish to the broker in real time instead, until stopped (Ctrl-C)",
+    )
+    simulate_cmd.add_argument("--gym", default="g1", help="gym id for --live (default: g1)")
+    _add_mqtt_flags(simulate_cmd)
+
+    ingest_cmd = commands.add_parser(
+        "ingest",
+        help="run the live ingest service",
+        description="Subscribe to every machine's telemetry, session and status topics, detect "
+        "reps and faults, publish feedback to the machines, staff alerts and rep reports, and "
+        "store them. Keeps a journal and checkpoints, so a restart loses and repeats nothing. "
+        "Stops cleanly on SIGTERM or Ctrl-C.",
+    )
+    _add_mqtt_flags(ingest_cmd)
+    _add_store_flags(ingest_cmd)
+    _add_detector_flags(ingest_cmd)
+    ingest_cmd.set_defaults(run=_run_ingest)
+
+    edge_cmd = commands.add_parser(
+        "edge",
+        help="run the edge agent of one machine",
+        description="Read a machine's sensors through a driver, batch the samples, and publish "
+        "telemetry, session events and presence over MQTT, buffering on disk while the broker "
+        "is unreachable. docs/EDGE.md explains the driver interface.",
+    )
+    edge_cmd.add_argument("--gym", help="gym id (env GYMFLOOR_EDGE__GYM_ID)")
+    edge_cmd.add_argument("--machine", help="machine id (env GYMFLOOR_EDGE__MACHINE_ID)")
+    source = edge_cmd.add_mutually_exclusive_group()
+    source.add_argument(
+        "--simulate", type=int, metavar="SEED", help="simulated members (the default, seed 1)"
+    )
+    source.add_argument(
+        "--replay", type=Path, metavar="FILE", help="play one machine of a recording"
+    )
+    source.add_argument(
+        "--driver", metavar="MODULE:FACTORY", help="a vendor's driver: FACTORY() returns it"
+    )
+    edge_cmd.add_argument(
+        "--speed", type=float, default=1.0, help="playback speed of --simulate/--replay"
+    )
+    edge_cmd.add_argument(
+        "--batch-interval",
+        type=float,
+        help="seconds per batch (env GYMFLOOR_EDGE__BATCH_INTERVAL_S)",
+    )
+    edge_cmd.add_argument(
+        "--outbox", type=Path, help="store-and-forward file (default: DATA_DIR/edge-MACHINE.outbox)"
+    )
+    _add_mqtt_flags(edge_cmd)
+    _add_store_flags(edge_cmd, db=False)
+    edge_cmd.set_defaults(run=_run_edge)
+
+    record_cmd = commands.add_parser(
+        "record",
+        help="capture live traffic to a recording",
+        description="Write the machines' telemetry, session and status messages, as received, "
+        "to a recording (JSON Lines, contract section 6) until Ctrl-C, SIGTERM or --count.",
+    )
+    record_cmd.add_argument("-o", "--output", type=Path, help="recording file (default: stdout)")
+    record_cmd.add_argument("--count", type=int, help="stop after this many messages")
+    record_cmd.add_argument(
+        "--all", action="store_true", help="everything under gymfloor/v1/, outputs included"
+    )
+    _add_mqtt_flags(record_cmd)
+    record_cmd.set_defaults(run=_run_record)
+
+    replay_cmd = commands.add_parser(
+        "replay",
+        help="publish a recording to the broker",
+        description="Publish a recording's messages, in order, at QoS 1, paced as they were "
+        "recorded. Exits once the broker has acknowledged every message.",
+    )
+    replay_cmd.add_argument("recording", type=Path, help="recording file, or - for stdin")
+    replay_cmd.add_argument(
+        "--speed", type=float, default=1.0, help="1 real time, 10 ten times faster, 0 at once"
+    )
+    _add_mqtt_flags(replay_cmd)
+    replay_cmd.set_defaults(run=_run_replay)
+
+    reps_cmd = commands.add_parser("reps", help="stored rep reports")
+    reps_actions = reps_cmd.add_subparsers(title="actions", required=True, metavar="ACTION")
+    export_cmd = reps_actions.add_parser(
+        "export",
+        help="write the stored rep reports as JSON Lines",
+        description="Write every stored rep report, one JSON object per line, in the form "
+        "`gymfloor analyze` writes.",
+    )
+    export_cmd.add_argument("-o", "--output", type=Path, help="reports file (default: stdout)")
+    _add_store_flags(export_cmd)
+    export_cmd.set_defaults(run=_run_export)
+
     demo_cmd = commands.add_parser(
         "demo",
-        help="simulate a few sets and show their rep reports",
-        description="Simulate members on a few leg presses, run them through the detector "
-        "and print every rep with its faults, and each member's coaching.",
+        help="the whole system on this computer, with simulated machines",
+        description="Start an embedded MQTT broker (unless GYMFLOOR_MQTT_URL or --mqtt-url "
+        "names one), the ingest service and a few simulated leg presses with members, and show "
+        "reps, live cues and staff alerts as they happen. Ctrl-C stops everything.",
     )
-    _add_simulation_flags(demo_cmd, machines=3, visits=1)
+    demo_cmd.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    demo_cmd.add_argument("--machines", type=int, default=3, help="leg presses (default: 3)")
+    demo_cmd.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo_cmd.add_argument(
+        "--speed", type=float, default=1.0, help="simulated time per real second (default: 1)"
+    )
+    demo_cmd.add_argument("--mqtt-url", help="use this broker instead of an embedded one")
+    _add_store_flags(demo_cmd)
     demo_cmd.set_defaults(run=_run_demo)
     return parser
 
@@ -111,6 +225,51 @@ def _add_simulation_flags(command: argparse.ArgumentParser, machines: int, visit
     command.add_argument(
         "--visits", type=int, default=visits, help=f"members per machine (default: {visits})"
     )
+
+
+def _add_mqtt_flags(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("broker", "credentials and TLS files: GYMFLOOR_MQTT_*")
+    group.add_argument(
+        "--mqtt-url", help="mqtt://host:port or mqtts://host:port (env GYMFLOOR_MQTT_URL)"
+    )
+
+
+def _add_store_flags(command: argparse.ArgumentParser, db: bool = True) -> None:
+    group = command.add_argument_group("storage")
+    group.add_argument(
+        "--data-dir",
+        type=Path,
+        help="state directory (env GYMFLOOR_DATA_DIR; default ./gymfloor-data)",
+    )
+    if db:
+        group.add_argument(
+            "--db-url", help="store URL, e.g. sqlite:///path/gymfloor.db (env GYMFLOOR_DB_URL)"
+        )
+
+
+def _with_flags(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings with the command's flags applied over the environment's."""
+    update = {
+        name: getattr(args, name)
+        for name in ("mqtt_url", "db_url", "data_dir")
+        if getattr(args, name, None) is not None
+    }
+    return Settings.model_validate({**settings.model_dump(), **update}) if update else settings
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or Ctrl-C: the way every long-running command learns to stop."""
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        if stopping.is_set():  # a second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return stopping
 
 
 def _add_detector_flags(command: argparse.ArgumentParser) -> None:
@@ -192,6 +351,11 @@ def _simulation(args: argparse.Namespace, perfect: bool = False) -> Simulation:
 
 
 def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.live:
+        settings = _with_flags(args, settings)
+        stopping = _stop_on_signals()
+        run_fleet(settings.mqtt, args.gym, args.machines, args.seed, stopping)
+        return 0
     simulation = _simulation(args, args.perfect)
     with ExitStack() as stack:
         sink = stack.enter_context(args.output.open("w")) if args.output else sys.stdout
@@ -205,7 +369,102 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    simulation = _simulation(args)
-    print_demo(simulation.messages, Detector(settings.detector), args, sys.stdout)
+def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_flags(args, settings)
+    store = OperationalStore(settings.store_url)
+    service = IngestService(
+        settings.mqtt,
+        store,
+        settings.data_dir / "ingest-journal",
+        settings.ingest,
+        detector_config(args, settings),
+        settings.alerts,
+    )
+    try:
+        service.run(_stop_on_signals())
+    finally:
+        store.close()
     return 0
+
+
+def _run_edge(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_flags(args, settings)
+    edge = settings.edge
+    machine = MachineKey(args.gym or edge.gym_id, args.machine or edge.machine_id)
+    for name, value in (("gym", machine.gym_id), ("machine", machine.machine_id)):
+        if not ID_PATTERN.fullmatch(value):
+            log.error("%s id %r must match %s", name, value, ID_PATTERN.pattern)
+            return 2
+    driver: SensorDriver
+    if args.replay:
+        if not args.replay.is_file():
+            log.error("no such recording: %s", args.replay)
+            return 2
+        driver = recording_driver(args.replay, None, args.speed)
+    elif args.driver:
+        driver = _load_driver(args.driver)
+    else:
+        driver = simulated_driver(args.simulate or 1, machine.machine_id, args.speed)
+    outbox_path = (
+        args.outbox or settings.data_dir / f"edge-{machine.gym_id}-{machine.machine_id}.outbox"
+    )
+    uplink = Uplink(
+        settings.mqtt,
+        f"gymfloor-edge-{machine.gym_id}-{machine.machine_id}",
+        Outbox(outbox_path, edge.outbox_max_messages),
+        machine=machine,
+    )
+    interval = args.batch_interval or edge.batch_interval_s
+    EdgeAgent(machine, driver, uplink, interval).run(_stop_on_signals())
+    return 0
+
+
+def _load_driver(spec: str) -> SensorDriver:
+    """`package.module:factory`, where factory() returns a SensorDriver."""
+    module_name, _, attribute = spec.partition(":")
+    factory = getattr(importlib.import_module(module_name), attribute or "driver")
+    driver: SensorDriver = factory()
+    return driver
+
+
+def _run_record(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_flags(args, settings)
+    stopping = _stop_on_signals()
+    with ExitStack() as stack:
+        sink = stack.enter_context(args.output.open("w")) if args.output else sys.stdout
+        record(settings.mqtt, sink, stopping, everything=args.all, count=args.count)
+    return 0
+
+
+def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_flags(args, settings)
+    stopping = _stop_on_signals()
+    with ExitStack() as stack:
+        if str(args.recording) == "-":
+            source: IO[bytes] = sys.stdin.buffer
+        elif not args.recording.is_file():
+            log.error("no such recording: %s", args.recording)
+            return 2
+        else:
+            source = stack.enter_context(args.recording.open("rb"))
+        replay(settings.mqtt, source, args.speed, stopping)
+    return 0
+
+
+def _run_export(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_flags(args, settings)
+    store = OperationalStore(settings.store_url)
+    count = 0
+    with ExitStack() as stack:
+        sink = stack.enter_context(args.output.open("w")) if args.output else sys.stdout
+        for report in store.reports():
+            sink.write(report.model_dump_json() + "\n")
+            count += 1
+    store.close()
+    log.info("exported %d rep reports", count)
+    return 0
+
+
+def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _with_flags(args, settings)
+    return run_demo(settings, args, _stop_on_signals(), sys.stdout)

@@ -1,10 +1,18 @@
-"""Coaching text, in gymfloor's own words, for the member's session report."""
+"""Coaching text, in gymfloor's own words: live cues for the machine's display, and advice for
+the member's session report."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from gymfloor.contract import Fault, RepReport
+
+CUES = {
+    # A few words, read mid-rep on a small screen: what to do now, not why.
+    Fault.LUMBAR_LIFTOFF: "Back off the pad: turn around sooner and keep your lower back flat.",
+    Fault.EXCESSIVE_ROM: "Too deep: stop before your hips start to roll under.",
+    Fault.UNCONTROLLED_DESCENT: "Slow down: lower the sled over two to three seconds.",
+}
 
 ADVICE = {
     Fault.LUMBAR_LIFTOFF: (

@@ -1,55 +1,181 @@
-"""`gymfloor demo`: simulated sets through the detector, shown as a person would read them."""
+"""`gymfloor demo`: the whole live system on one computer, shown as a person would read it.
+
+An embedded broker (unless one is named), the ingest service and simulated leg presses run in
+this process. The floor view below is one more MQTT client: it prints the rep reports, cues
+and staff alerts that ingest publishes, and each member's coaching when they check out.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import tempfile
+import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
 from typing import TextIO
 
+import paho.mqtt.client as mqtt
+
 from gymfloor import coaching
-from gymfloor.contract import Fault, RepReport
-from gymfloor.detector import Detector, DetectorOutput
-from gymfloor.dispatch import dispatch
-from gymfloor_edge.simulator import Published
+from gymfloor.contract import (
+    Fault,
+    Feedback,
+    MachineChannel,
+    RepReport,
+    StaffAlert,
+    alerts_topic,
+    machine_filter,
+    parse_machine_topic,
+)
+from gymfloor.ingest.service import IngestService
+from gymfloor.mqtt import new_client, start
+from gymfloor.mqtt.embedded import EmbeddedBroker
+from gymfloor.settings import Settings
+from gymfloor.storage import OperationalStore
+from gymfloor_edge.fleet import run_fleet
 
 FAULT_LABEL = {
     Fault.LUMBAR_LIFTOFF: "back lifted",
     Fault.EXCESSIVE_ROM: "too deep",
     Fault.UNCONTROLLED_DESCENT: "dropped",
 }
+GYM = "demo"
 
 
-def print_demo(
-    messages: Iterable[Published], detector: Detector, args: argparse.Namespace, out: TextIO
-) -> None:
-    outputs: list[DetectorOutput] = []
-    for message in messages:
-        outputs += dispatch(detector, message.topic, message.payload)
-    outputs += detector.flush()
-    reports = [o for o in outputs if isinstance(o, RepReport)]
-    live = len(outputs) - len(reports)
+def run_demo(
+    settings: Settings, args: argparse.Namespace, stopping: threading.Event, out: TextIO
+) -> int:
+    with ExitStack() as stack:
+        if args.mqtt_url or "GYMFLOOR_MQTT_URL" in os.environ:
+            broker_note = "your broker"
+        else:
+            broker = stack.enter_context(EmbeddedBroker())
+            settings = settings.model_copy(update={"mqtt_url": broker.url})
+            broker_note = "embedded broker"
+        if args.data_dir is None and "GYMFLOOR_DATA_DIR" not in os.environ:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gymfloor-demo-"))
+            settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+        address = settings.mqtt.address
+        out.write(
+            f"gymfloor demo: {args.machines} simulated leg presses, {broker_note} at {address}, "
+            f"store {settings.store_url}\n"
+            f"  raw traffic: mosquitto_sub -h {address.host} -p {address.port} "
+            f"-t 'gymfloor/v1/#' -v\n"
+            "  Ctrl-C stops.\n\n"
+        )
+        out.flush()
+        store = OperationalStore(settings.store_url)
+        stack.callback(store.close)
+        ingest = IngestService(
+            settings.mqtt,
+            store,
+            settings.data_dir / "ingest-journal",
+            settings.ingest,
+            settings.detector,
+            settings.alerts,
+        )
+        view = FloorView(out)
+        viewer = new_client(
+            settings.mqtt,
+            f"gymfloor-demo-view-{os.getpid()}",
+            persistent=False,
+            on_connected=view.subscribe,
+        )
+        viewer.on_message = view.on_message
+        start(viewer, settings.mqtt)
+        stack.callback(viewer.loop_stop)
+        stack.callback(viewer.disconnect)
 
-    by_set: dict[tuple[str, str | None], list[RepReport]] = defaultdict(list)
-    for report in reports:
-        by_set[(report.machine_id, report.session_id)].append(report)
+        ingest_stopping = threading.Event()
+        ingest_thread = threading.Thread(target=ingest.run, args=(ingest_stopping,), name="ingest")
+        ingest_thread.start()
+        machines_stopping = threading.Event()
+        fleet = threading.Thread(
+            target=run_fleet,
+            args=(settings.mqtt, GYM, args.machines, args.seed, machines_stopping),
+            kwargs={"speed": args.speed},
+            name="fleet",
+        )
+        fleet.start()
+        stopping.wait(args.duration)
+        machines_stopping.set()
+        fleet.join()
+        time.sleep(0.5)  # the last messages in flight reach ingest
+        ingest_stopping.set()
+        ingest_thread.join()
+        time.sleep(0.2)  # and ingest's last outputs reach the view
+        view.summary()
+    return 0
 
-    out.write(
-        f"gymfloor demo: {args.machines} simulated leg presses, {args.visits} member(s) each "
-        f"(seed {args.seed}); {len(reports)} reps, {live} live fault cues\n"
-    )
-    for (machine_id, session_id), reps in sorted(by_set.items(), key=lambda kv: kv[1][0].t_start):
-        who = f"member {reps[0].member_id}, session {session_id}" if session_id else "no check-in"
-        out.write(f"\n{machine_id} - {who}\n")
-        out.write("   rep   depth    down     up   back/pad  faults\n")
-        for r in reps:
-            ratio = "   -  " if r.min_lumbar_ratio is None else f"{r.min_lumbar_ratio:6.2f}"
-            faults = ", ".join(FAULT_LABEL[f] for f in r.faults) or "ok"
-            out.write(
-                f"  {r.rep:4d}  {r.rom_mm:4.0f} mm  {r.eccentric_s:4.1f} s  {r.concentric_s:4.1f} s"
-                f"   {ratio}   {faults}\n"
-            )
-        advice = coaching.session_advice(reps)
-        if advice:
-            out.write("  coaching:\n")
-            out.writelines(f"   - {line}\n" for line in advice)
+
+class FloorView:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.reports: dict[tuple[str, str], list[RepReport]] = defaultdict(list)
+        self.reps = 0
+        self.alerts = 0
+        self.cues = 0
+        self._lock = threading.Lock()
+
+    def subscribe(self, client: mqtt.Client, session_present: bool) -> None:
+        client.subscribe(
+            [
+                (machine_filter(MachineChannel.REPS, GYM), 1),
+                (machine_filter(MachineChannel.FEEDBACK, GYM), 1),
+                (machine_filter(MachineChannel.SESSION, GYM), 1),
+                (alerts_topic(GYM), 1),
+            ]
+        )
+
+    def on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            if message.topic == alerts_topic(GYM):
+                alert = StaffAlert.model_validate_json(message.payload)
+                self.alerts += 1
+                self._line(f"ALERT {alert.severity.upper():8s} {alert.message}")
+                return
+            machine, channel = parse_machine_topic(message.topic)
+            if channel is MachineChannel.REPS:
+                self._rep(RepReport.model_validate_json(message.payload))
+            elif channel is MachineChannel.FEEDBACK:
+                cue = Feedback.model_validate_json(message.payload)
+                self.cues += 1
+                self._line(f"{machine.machine_id}  rep {cue.rep}  cue on the display: {cue.cue}")
+            elif channel is MachineChannel.SESSION:
+                self._session(machine.machine_id, json.loads(message.payload))
+
+    def summary(self) -> None:
+        self.out.write(
+            f"\n{self.reps} reps, {self.cues} live cues, {self.alerts} staff alerts. "
+            "Stopped cleanly.\n"
+        )
+        self.out.flush()
+
+    def _rep(self, r: RepReport) -> None:
+        self.reps += 1
+        self.reports[(r.machine_id, r.session_id or "")].append(r)
+        ratio = "  -  " if r.min_lumbar_ratio is None else f"{r.min_lumbar_ratio:4.2f}"
+        faults = ", ".join(FAULT_LABEL[f] for f in r.faults) or "ok"
+        who = f"member {r.member_id}" if r.member_id else "no check-in"
+        self._line(
+            f"{r.machine_id}  rep {r.rep:<3d} depth {r.rom_mm:4.0f} mm  down {r.eccentric_s:3.1f} s"
+            f"  up {r.concentric_s:3.1f} s  back/pad {ratio}  {faults:24s} ({who})"
+        )
+
+    def _session(self, machine_id: str, event: dict[str, object]) -> None:
+        session_id = str(event.get("session_id"))
+        if event.get("event") == "start":
+            self._line(f"{machine_id}  member {event.get('member_id')} checked in")
+        elif event.get("event") == "end":
+            reps = self.reports.pop((machine_id, session_id), [])
+            self._line(f"{machine_id}  checked out after {len(reps)} reps")
+            for advice in coaching.session_advice(reps):
+                self.out.write(f"            coaching: {advice}\n")
+
+    def _line(self, text: str) -> None:
+        self.out.write(f"{time.strftime('%H:%M:%S')}  {text}\n")
+        self.out.flush()

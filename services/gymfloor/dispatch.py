@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gymfloor.contract import (
     MachineChannel,
+    MachineKey,
+    SessionPayload,
+    StatusPayload,
+    TelemetryBatch,
     decode_session,
     decode_status,
     decode_telemetry,
@@ -13,14 +19,25 @@ from gymfloor.contract.payloads import RawPayload
 from gymfloor.detector import Detector, DetectorOutput
 
 
-def dispatch(detector: Detector, topic: str, payload: RawPayload) -> list[DetectorOutput]:
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    """A message that passed validation, and what the detector made of it."""
+
+    machine: MachineKey
+    payload: TelemetryBatch | SessionPayload | StatusPayload | None
+    outputs: list[DetectorOutput]
+
+
+def dispatch(detector: Detector, topic: str, payload: RawPayload) -> Dispatched:
     """Feed a message to the detector. Raises TopicError or ContractError for a bad one."""
     key, channel = parse_machine_topic(topic)
     if channel is MachineChannel.TELEMETRY:
-        return detector.telemetry(key, decode_telemetry(payload))
+        batch = decode_telemetry(payload)
+        return Dispatched(key, batch, detector.telemetry(key, batch))
     if channel is MachineChannel.SESSION:
-        return detector.session(key, decode_session(payload))
-    if channel is MachineChannel.STATUS:
-        decode_status(payload)  # validated here; machine presence is the ingest service's
-    # feedback is what gymfloor itself publishes: nothing to detect in it.
-    return []
+        event = decode_session(payload)
+        return Dispatched(key, event, detector.session(key, event))
+    if channel is MachineChannel.STATUS:  # machine presence is the ingest service's concern
+        return Dispatched(key, decode_status(payload), [])
+    # What gymfloor itself publishes (feedback, reps, rejects): nothing to detect in it.
+    return Dispatched(key, None, [])

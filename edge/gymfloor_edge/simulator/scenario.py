@@ -77,6 +77,7 @@ def script_machine(
     t0: float,
     visits: int,
     sets: tuple[int, int] = (1, 3),
+    first_visit: int = 0,
 ) -> MachineScript:
     rest_mm = float(rng.uniform(0.0, 10.0))
     script = MachineScript(
@@ -85,7 +86,7 @@ def script_machine(
     styles, weights = list(STYLE_WEIGHTS), np.array(list(STYLE_WEIGHTS.values()))
     t = t0 + rng.uniform(1.0, 5.0)
     anonymous_reps = 0
-    for visit in range(visits):
+    for visit in range(first_visit, first_visit + visits):
         member = random_member(rng, f"m-{machine_id}-{visit}")
         checked_in = rng.random() < 0.8
         session_id = f"s-{machine_id}-{visit}" if checked_in else None

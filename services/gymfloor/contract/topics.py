@@ -11,12 +11,19 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class MachineChannel(StrEnum):
-    """The per-machine topics, by their last level."""
+    """The per-machine topics, by their last level. The contract's four come first; `reps` and
+    `rejected` are gymfloor's additions (ingest → all)."""
 
     TELEMETRY = "telemetry"
     SESSION = "session"
     STATUS = "status"
     FEEDBACK = "feedback"
+    REPS = "reps"
+    REJECTED = "rejected"
+
+
+INGEST_CHANNELS = (MachineChannel.TELEMETRY, MachineChannel.SESSION, MachineChannel.STATUS)
+"""What edge agents publish and the ingest service reads."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -31,6 +38,15 @@ class MachineKey:
 
     def __str__(self) -> str:
         return f"{self.gym_id}/{self.machine_id}"
+
+
+def alerts_topic(gym_id: str) -> str:
+    return f"{PREFIX}/{gym_id}/alerts"
+
+
+def machine_filter(channel: MachineChannel, gym_id: str = "+") -> str:
+    """The subscription for one channel of every machine (of one gym, or of all)."""
+    return f"{PREFIX}/{gym_id}/+/{channel}"
 
 
 class TopicError(ValueError):

@@ -1,6 +1,21 @@
 """Rep segmentation and fault detection: pure and incremental, shared by live and offline use."""
 
 from gymfloor.detector.config import DetectorConfig
-from gymfloor.detector.detector import Detector, DetectorCounters, DetectorOutput, FaultDetected
+from gymfloor.detector.detector import (
+    Detector,
+    DetectorCounters,
+    DetectorOutput,
+    FaultDetected,
+    SetEnded,
+    warm_up,
+)
 
-__all__ = ["Detector", "DetectorConfig", "DetectorCounters", "DetectorOutput", "FaultDetected"]
+__all__ = [
+    "Detector",
+    "DetectorConfig",
+    "DetectorCounters",
+    "DetectorOutput",
+    "FaultDetected",
+    "SetEnded",
+    "warm_up",
+]

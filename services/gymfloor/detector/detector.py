@@ -7,6 +7,7 @@ I/O. The live ingest service and the offline `gymfloor analyze` drive the same i
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -38,7 +39,15 @@ class FaultDetected:
     load_kg: float | None
 
 
-DetectorOutput = FaultDetected | RepReport
+@dataclass(frozen=True, slots=True)
+class SetEnded:
+    """The member got off the machine: whatever they did is over, the next person starts fresh."""
+
+    machine: MachineKey
+    t: float
+
+
+DetectorOutput = FaultDetected | RepReport | SetEnded
 
 
 @dataclass(slots=True)
@@ -103,10 +112,10 @@ class Detector:
     # -- input ------------------------------------------------------------------------------
 
     def telemetry(self, key: MachineKey, batch: TelemetryBatch) -> list[DetectorOutput]:
-        machine = self._machine(key)
+        outputs, machine = self._machine(key, batch.t0)
         if self._is_duplicate(machine, batch):
             self.counters.duplicates += 1
-            return []
+            return outputs
         machine.boot, machine.last_seq, machine.last_t0 = batch.boot, batch.seq, batch.t0
         machine.last_seen = batch.t0 + batch.duration_s
         self.clock = max(self.clock, machine.last_seen)
@@ -125,17 +134,23 @@ class Detector:
             sacral,
             self._events,
         )
-        return list(self._decode_events(key, machine, n)) if n else []
+        if n:
+            outputs += self._decode_events(key, machine, n)
+        return outputs
 
     def session(self, key: MachineKey, event: SessionPayload) -> list[DetectorOutput]:
-        """Check-in, load change or check-out. Nothing is reported at once; the outputs list
-        keeps every input's signature alike."""
-        machine = self._machine(key)
+        """Check-in, load change or check-out. Nothing is found in one, but a machine back from
+        a long silence settles its past first."""
+        outputs, machine = self._machine(key, event.t)
         machine.last_seen = max(machine.last_seen, event.t)
         current = machine.session
-        if event.event != "start" and (current is None or current.session_id != event.session_id):
+        same_session = current is not None and current.session_id == event.session_id
+        if event.event == "start" and same_session:  # delivered twice
+            self.counters.duplicates += 1
+            return outputs
+        if event.event != "start" and not same_session:
             self.counters.unknown_sessions += 1
-            return []
+            return outputs
         if event.load_kg is not None:
             machine.load_kg = event.load_kg
         if event.event == "start":
@@ -149,7 +164,7 @@ class Detector:
             current.t_end = event.t
             machine.previous_session, machine.session = current, None
             kernel.change_member(machine.kernel_state, math.nan)
-        return []
+        return outputs
 
     def evict_idle(self, now: float) -> list[DetectorOutput]:
         """Forget machines silent for longer than the idle timeout, settling their last rep."""
@@ -165,19 +180,44 @@ class Detector:
         """The input has ended: settle every machine's rep in progress."""
         return [out for key in list(self._machines) for out in self._interrupt(key)]
 
+    # -- persistence -------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Everything the detector remembers, for `restore` after a restart."""
+        return pickle.dumps((self.counters, self.clock, self._machines), pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def restore(cls, config: DetectorConfig, snapshot: bytes) -> Detector:
+        """A detector that carries on where the one that took `snapshot` stood. The snapshot
+        must be one this service wrote: unpickling runs code."""
+        detector = cls(config)
+        detector.counters, detector.clock, detector._machines = pickle.loads(snapshot)
+        return detector
+
     # -- introspection -----------------------------------------------------------------------
 
     @property
     def machine_count(self) -> int:
         return len(self._machines)
 
+    @property
+    def machines(self) -> list[MachineKey]:
+        return list(self._machines)
+
     # -- internals ---------------------------------------------------------------------------
 
-    def _machine(self, key: MachineKey) -> MachineState:
+    def _machine(self, key: MachineKey, t: float) -> tuple[list[DetectorOutput], MachineState]:
+        """The machine's state, new if it is unknown or was silent past the idle timeout. The
+        second rule makes eviction invisible: whether or not a sweep forgot the machine while it
+        was silent, it comes back to the same fresh state, so live and offline runs agree."""
         machine = self._machines.get(key)
+        outputs: list[DetectorOutput] = []
+        if machine is not None and t - machine.last_seen > self.config.idle_timeout_s:
+            outputs = self._interrupt(key)
+            machine = None
         if machine is None:
             machine = self._machines[key] = MachineState(kernel.new_state())
-        return machine
+        return outputs, machine
 
     @staticmethod
     def _is_duplicate(machine: MachineState, batch: TelemetryBatch) -> bool:
@@ -210,6 +250,7 @@ class Detector:
                 self.counters.abandoned_reps += 1
             elif kind == kernel.EV_SET_END:
                 self.counters.sets_ended += 1
+                yield SetEnded(key, float(row[1]))
 
     def _fault(self, key: MachineKey, machine: MachineState, row: np.ndarray) -> FaultDetected:
         session = machine.session_at(float(row[3]))
@@ -257,3 +298,14 @@ class Detector:
 
 def _rounded_or_none(value: float, digits: int) -> float | None:
     return None if math.isnan(value) else round(float(value), digits)
+
+
+def warm_up() -> None:
+    """Compile the kernel (or load numba's cache of it) now, so that the first live message is
+    not the one that waits for the compiler."""
+    detector = Detector()
+    key = MachineKey("warm-up", "warm-up")
+    samples = np.zeros(10)
+    batch = TelemetryBatch(0, None, 1e9, 100.0, samples, samples, samples, None)
+    detector.telemetry(key, batch)
+    detector.flush()

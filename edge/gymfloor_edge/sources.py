@@ -1,0 +1,155 @@
+"""Drivers that need no hardware: the simulator, and a recording played back as one machine.
+
+Both play a list of readings in real time (or faster), moved to the present: a reading is
+released when the wall clock reaches its (shifted) time, as a real sensor would deliver it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gymfloor.contract import (
+    BadLine,
+    MachineChannel,
+    MachineKey,
+    TopicError,
+    decode_session,
+    decode_telemetry,
+    parse_machine_topic,
+    read_recording,
+)
+from gymfloor.contract.payloads import ContractError
+from gymfloor_edge.driver import Frame, SessionChange
+from gymfloor_edge.simulator import Imperfections, script_machine
+from gymfloor_edge.simulator.transport import publish_machine
+
+
+class ScriptedDriver:
+    def __init__(self, readings: Iterable[Frame | SessionChange], speed: float = 1.0) -> None:
+        """`speed` 2 plays twice as fast; 0 as fast as the agent takes them."""
+        self._readings = readings
+        self._speed = speed
+        self._closed = threading.Event()
+
+    def readings(self) -> Iterator[Frame | SessionChange]:
+        upcoming = iter(self._readings)
+        head = next(upcoming, None)
+        if head is None:
+            return
+        first, started = _due(head), time.time()
+        shift = started - first
+        for reading in itertools.chain([head], upcoming):
+            if self._speed > 0:
+                wait = started + (_due(reading) - first) / self._speed - time.time()
+                if wait > 0 and self._closed.wait(wait):
+                    return
+            if self._closed.is_set():
+                return
+            yield _shifted(reading, shift)
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def simulated_driver(seed: int, machine_id: str, speed: float = 1.0) -> ScriptedDriver:
+    """A simulated machine with members coming and going, for as long as it runs (see
+    gymfloor_edge.simulator). The agent owns the transport, so only the sensors' imperfections
+    are simulated."""
+    return ScriptedDriver(_simulated_visits(np.random.default_rng(seed), machine_id), speed)
+
+
+def _simulated_visits(rng: np.random.Generator, machine_id: str) -> Iterator[Frame | SessionChange]:
+    hz = float(rng.choice((50.0, 100.0, 200.0)))
+    sensors_only = Imperfections(lost=0.0, duplicated=0.0, restarts=0.0)
+    key = MachineKey("sim", machine_id)
+    start = time.time()
+    for visit in itertools.count():  # one visit at a time: memory stays small however long
+        script = script_machine(rng, machine_id, start, visits=1, first_visit=visit)
+        messages = publish_machine(rng, key, script, start, hz, 0.1, sensors_only)
+        messages.sort(key=lambda m: m.t)
+        yield from _readings((m.topic, m.payload) for m in messages)
+        start = script.t_end
+
+
+def recording_driver(path: Path, machine_id: str | None, speed: float = 1.0) -> ScriptedDriver:
+    """One machine's readings from a recording (the first machine in it if none is named)."""
+    wanted = machine_id
+    messages: list[tuple[str, dict[str, Any]]] = []
+    with path.open("rb") as lines:
+        for item in read_recording(lines):
+            if isinstance(item, BadLine):
+                continue
+            try:
+                key, _ = parse_machine_topic(item.topic)
+            except TopicError:
+                continue
+            wanted = wanted or key.machine_id
+            if key.machine_id == wanted:
+                messages.append((item.topic, item.payload))
+    return ScriptedDriver(_readings(messages), speed)
+
+
+def _readings(messages: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Frame | SessionChange]:
+    """Telemetry and session messages as a driver would have produced them; the rest, and
+    anything invalid, is left out."""
+    last: tuple[str | None, int] | None = None
+    for topic, payload in messages:
+        try:
+            channel = parse_machine_topic(topic)[1]
+            if channel is MachineChannel.TELEMETRY:
+                batch = decode_telemetry(payload)
+                if (batch.boot, batch.seq) == last:  # a repeat the recording's network added
+                    continue
+                last = (batch.boot, batch.seq)
+                yield Frame(
+                    batch.t0,
+                    batch.hz,
+                    payload["sled_mm"],
+                    payload["lumbar_kpa"],
+                    payload.get("sacral_kpa"),
+                    batch.load_kg,
+                )
+            elif channel is MachineChannel.SESSION:
+                event = decode_session(payload)
+                yield SessionChange(
+                    event.event,
+                    event.t,
+                    event.session_id,
+                    event.member_id,
+                    event.load_kg,
+                    event.depth_limit_mm,
+                )
+        except (ContractError, TopicError):
+            continue
+
+
+def _due(reading: Frame | SessionChange) -> float:
+    """When a reading exists: a frame once its last sample is taken, an event at once."""
+    return reading.t_end if isinstance(reading, Frame) else reading.t
+
+
+def _shifted(reading: Frame | SessionChange, shift: float) -> Frame | SessionChange:
+    if isinstance(reading, Frame):
+        return Frame(
+            round(reading.t0 + shift, 4),
+            reading.hz,
+            reading.sled_mm,
+            reading.lumbar_kpa,
+            reading.sacral_kpa,
+            reading.load_kg,
+        )
+    return SessionChange(
+        reading.event,
+        round(reading.t + shift, 3),
+        reading.session_id,
+        reading.member_id,
+        reading.load_kg,
+        reading.depth_limit_mm,
+    )

@@ -1,0 +1,131 @@
+"""Which faults become staff alerts, at what severity, and how often. docs/ALERTS.md explains.
+
+The policy is pure and judged on the machines' clocks, so a replay raises the same alerts, with
+the same ids, as the live run did.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from gymfloor.contract import Fault, MachineKey, Severity, StaffAlert
+from gymfloor.detector import FaultDetected
+
+ALERT_NAMESPACE = uuid.UUID("6f1c2b1e-5d0a-4c7e-9a51-3b7e2f0d9c41")
+RANK = {None: 0, Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
+
+
+class AlertPolicyConfig(BaseModel):
+    heavy_load_kg: float = Field(
+        150.0, gt=0, description="a fault at this load or more is escalated one step"
+    )
+    liftoff_repeat: int = Field(2, ge=1, description="lift-offs in one set that make it critical")
+    rom_repeat: int = Field(3, ge=1, description="too-deep reps in one set that make a warning")
+    descent_repeat: int = Field(3, ge=1, description="dropped reps in one set that make an alert")
+    cooldown_s: float = Field(
+        120.0, ge=0, description="seconds before the same alert may be raised again on a machine"
+    )
+
+
+@dataclass(slots=True)
+class _SetTally:
+    """One machine's current set: who is on it and what has gone wrong so far."""
+
+    session_id: str | None
+    faults: dict[Fault, int] = field(default_factory=dict)
+    raised: dict[Fault, tuple[Severity, float]] = field(default_factory=dict)
+
+
+class AlertPolicy:
+    def __init__(self, config: AlertPolicyConfig | None = None) -> None:
+        self.config = config or AlertPolicyConfig()
+        self.suppressed = 0
+        self._sets: dict[MachineKey, _SetTally] = {}
+
+    def judge(self, fault: FaultDetected) -> StaffAlert | None:
+        """The alert this fault deserves, or None when it deserves none or repeats one that
+        was raised too recently."""
+        tally = self._tally(fault.machine, fault.session_id)
+        count = tally.faults[fault.fault] = tally.faults.get(fault.fault, 0) + 1
+        heavy = fault.load_kg is not None and fault.load_kg >= self.config.heavy_load_kg
+        severity = self._severity(fault.fault, count, heavy)
+        if severity is None:
+            return None
+        previous = tally.raised.get(fault.fault)
+        if previous is not None:
+            last_severity, last_t = previous
+            escalates = RANK[severity] > RANK[last_severity]
+            if not escalates and fault.t - last_t < self.config.cooldown_s:
+                self.suppressed += 1
+                return None
+        tally.raised[fault.fault] = (severity, fault.t)
+        return _alert(fault, severity, count, heavy)
+
+    def set_ended(self, machine: MachineKey) -> None:
+        """The member got off: repeats are counted afresh, but a cool-down still runs."""
+        tally = self._sets.get(machine)
+        if tally is not None:
+            tally.faults.clear()
+
+    def forget(self, machines: set[MachineKey]) -> None:
+        for machine in machines:
+            self._sets.pop(machine, None)
+
+    def _tally(self, machine: MachineKey, session_id: str | None) -> _SetTally:
+        tally = self._sets.get(machine)
+        if tally is None or tally.session_id != session_id:
+            tally = self._sets[machine] = _SetTally(session_id)
+        return tally
+
+    def _severity(self, fault: Fault, count: int, heavy: bool) -> Severity | None:
+        c = self.config
+        if fault is Fault.LUMBAR_LIFTOFF:
+            return Severity.CRITICAL if heavy or count >= c.liftoff_repeat else Severity.WARNING
+        if fault is Fault.EXCESSIVE_ROM:
+            return Severity.WARNING if heavy or count >= c.rom_repeat else Severity.INFO
+        # One fast rep is for the member's display only; a habit of dropping the sled is not.
+        if count < c.descent_repeat:
+            return None
+        return Severity.WARNING if heavy else Severity.INFO
+
+
+WHAT_HAPPENED = {
+    Fault.LUMBAR_LIFTOFF: "lower back lifting off the pad",
+    Fault.EXCESSIVE_ROM: "going too deep",
+    Fault.UNCONTROLLED_DESCENT: "dropping the sled",
+}
+
+
+def _alert(fault: FaultDetected, severity: Severity, count: int, heavy: bool) -> StaffAlert:
+    machine = fault.machine
+    details = [f"{_ordinal(count)} time this set" if count > 1 else "first time this set"]
+    if fault.load_kg is not None:
+        details.append(f"{fault.load_kg:g} kg{' (heavy)' if heavy else ''}")
+    who = f"member {fault.member_id}" if fault.member_id else "no check-in"
+    message = (
+        f"{machine.machine_id}: {WHAT_HAPPENED[fault.fault]}, rep {fault.rep} "
+        f"({', '.join(details)}); {who}"
+    )
+    alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{machine}/{fault.fault}/{fault.t:.3f}")
+    return StaffAlert(
+        id=str(alert_id),
+        t=round(fault.t, 3),
+        gym_id=machine.gym_id,
+        machine_id=machine.machine_id,
+        session_id=fault.session_id,
+        member_id=fault.member_id,
+        severity=severity,
+        kind=fault.fault.value,
+        message=message,
+        rep=fault.rep,
+        load_kg=fault.load_kg,
+        count=count,
+    )
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -1,0 +1,165 @@
+"""One message in, everything it leads to out: the ingest service's logic, without any I/O.
+
+    MQTT message → dispatch (validation, detector) → feedback, staff alerts, rep reports
+                 → messages to publish (returned) and rows for the store (`take_changes`)
+
+The service around it does the network, the journal and the database; this part is what a
+replay of the journal runs again after a restart, so it must be deterministic.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+
+from gymfloor.coaching import CUES
+from gymfloor.contract import (
+    ContractError,
+    Feedback,
+    MachineChannel,
+    MachineKey,
+    RepReport,
+    SessionPayload,
+    StatusPayload,
+    TelemetryBatch,
+    TopicError,
+    alerts_topic,
+    parse_machine_topic,
+)
+from gymfloor.detector import Detector, DetectorConfig, DetectorOutput, FaultDetected, SetEnded
+from gymfloor.dispatch import Dispatched, dispatch
+from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.rejects import RejectLog
+from gymfloor.storage import Changes, MachineStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class PipelineCounters:
+    messages: int = 0
+    feedback: int = 0
+    alerts: int = 0
+    reports: int = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        detector: Detector,
+        policy: AlertPolicy,
+        rejects: RejectLog | None = None,
+    ) -> None:
+        self.detector = detector
+        self.policy = policy
+        self.rejects = rejects or RejectLog()
+        self.counters = PipelineCounters()
+        self.presence: dict[MachineKey, MachineStatus] = {}
+        self._changes = Changes()
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(
+            (self.detector.snapshot(), self.policy, self.presence), pickle.HIGHEST_PROTOCOL
+        )
+
+    @classmethod
+    def restore(
+        cls, snapshot: bytes, detector_config: DetectorConfig, policy_config: AlertPolicyConfig
+    ) -> Pipeline:
+        detector_state, policy, presence = pickle.loads(snapshot)
+        policy.config = policy_config  # settings may have changed across the restart
+        pipeline = cls(Detector.restore(detector_config, detector_state), policy)
+        pipeline.presence = presence
+        return pipeline
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def handle(self, topic: str, payload: bytes, received_at: float, live: bool) -> list[Outgoing]:
+        """Process one message. `live` is False while the journal is replayed after a restart:
+        the world has moved on, so nothing is published then, but everything is stored."""
+        try:
+            dispatched = dispatch(self.detector, topic, payload)
+        except (TopicError, ContractError) as exc:
+            return self._reject(topic, payload, str(exc), received_at, live)
+        self.counters.messages += 1
+        self._note_presence(dispatched, received_at)
+        if isinstance(dispatched.payload, SessionPayload):
+            self._changes.sessions.append((dispatched.machine, dispatched.payload))
+        batch = dispatched.payload if isinstance(dispatched.payload, TelemetryBatch) else None
+        outgoing = self._route(dispatched.outputs, batch)
+        return outgoing if live else []
+
+    def sweep(self) -> list[Outgoing]:
+        """Forget machines that have gone silent, settling their last rep."""
+        before = set(self.detector.machines)
+        outgoing = self._route(self.detector.evict_idle(self.detector.clock), None)
+        self.policy.forget(before - set(self.detector.machines))
+        return outgoing
+
+    def take_changes(self) -> Changes:
+        changes, self._changes = self._changes, Changes()
+        return changes
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _route(self, outputs: list[DetectorOutput], batch: TelemetryBatch | None) -> list[Outgoing]:
+        outgoing: list[Outgoing] = []
+        for output in outputs:
+            if isinstance(output, FaultDetected):
+                outgoing.append(self._feedback(output, batch))
+                alert = self.policy.judge(output)
+                if alert is not None:
+                    self.counters.alerts += 1
+                    self._changes.alerts.append(alert)
+                    outgoing.append(Outgoing(alerts_topic(alert.gym_id), alert.encode()))
+            elif isinstance(output, RepReport):
+                self.counters.reports += 1
+                self._changes.reports.append(output)
+                key = MachineKey(output.gym_id, output.machine_id)
+                outgoing.append(
+                    Outgoing(key.topic(MachineChannel.REPS), output.model_dump_json().encode())
+                )
+            elif isinstance(output, SetEnded):
+                self.policy.set_ended(output.machine)
+        return outgoing
+
+    def _feedback(self, fault: FaultDetected, batch: TelemetryBatch | None) -> Outgoing:
+        self.counters.feedback += 1
+        cue = Feedback(
+            t=round(fault.t, 3),
+            rep=fault.rep,
+            fault=fault.fault,
+            cue=CUES[fault.fault],
+            boot=batch.boot if batch else None,
+            seq=batch.seq if batch else None,
+        )
+        return Outgoing(fault.machine.topic(MachineChannel.FEEDBACK), cue.encode())
+
+    def _note_presence(self, dispatched: Dispatched, received_at: float) -> None:
+        key = dispatched.machine
+        known = self.presence.get(key)
+        if isinstance(dispatched.payload, StatusPayload):
+            state = dispatched.payload.state
+        else:  # a machine that sends data is online, whatever its last status said
+            state = "online"
+        since = known.state_since if known is not None and known.state == state else received_at
+        status = MachineStatus(state, since, received_at)
+        self.presence[key] = self._changes.machines[key] = status
+
+    def _reject(
+        self, topic: str, payload: bytes, reason: str, received_at: float, live: bool
+    ) -> list[Outgoing]:
+        try:
+            key: MachineKey | None = parse_machine_topic(topic)[0]
+        except TopicError:
+            key = None
+        echo = self.rejects.reject(key, topic, reason, payload, received_at)
+        if echo is None or key is None or not live:
+            return []
+        return [Outgoing(key.topic(MachineChannel.REJECTED), echo.encode())]

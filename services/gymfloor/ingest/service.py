@@ -1,0 +1,211 @@
+"""`gymfloor ingest`: the pipeline on a live broker, with a journal, a store and a clean stop.
+
+Threads: paho's network thread receives, journals and queues each message (the broker hears
+"received" only after the journal has it); the service's own thread runs the pipeline,
+publishes what it returns, writes the store and takes checkpoints. The pipeline therefore
+never needs a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from pydantic import BaseModel, Field
+
+from gymfloor.contract import INGEST_CHANNELS, TopicError, machine_filter, parse_machine_topic
+from gymfloor.detector import Detector, DetectorConfig, warm_up
+from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.journal import Journal
+from gymfloor.ingest.lanes import Lanes
+from gymfloor.ingest.pipeline import Pipeline
+from gymfloor.mqtt import MqttOptions, new_client, start
+from gymfloor.storage import Checkpoint, OperationalStore
+
+log = logging.getLogger("gymfloor.ingest")
+
+
+class IngestConfig(BaseModel):
+    client_id: str = Field(
+        "gymfloor-ingest",
+        description="MQTT client id; the broker keeps this id's session while ingest is away",
+    )
+    flush_interval_s: float = Field(0.2, gt=0, description="seconds between store writes")
+    checkpoint_interval_s: float = Field(
+        5.0, gt=0, description="seconds between checkpoints of the detector state"
+    )
+    sweep_interval_s: float = Field(30.0, gt=0, description="seconds between idle sweeps")
+    stats_interval_s: float = Field(60.0, gt=0, description="seconds between status log lines")
+    max_pending: int = Field(
+        50_000, ge=100, description="messages queued in memory before intake waits"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    topic: str
+    payload: bytes
+    received_at: float
+
+
+@dataclass(slots=True)
+class _Timers:
+    flush: float = 0.0
+    checkpoint: float = 0.0
+    sweep: float = 0.0
+    stats: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
+class IngestService:
+    def __init__(
+        self,
+        mqtt_options: MqttOptions,
+        store: OperationalStore,
+        journal_dir: Path,
+        config: IngestConfig | None = None,
+        detector_config: DetectorConfig | None = None,
+        policy_config: AlertPolicyConfig | None = None,
+    ) -> None:
+        self.config = config or IngestConfig()
+        self.store = store
+        self._stopping = threading.Event()
+        detector_config = detector_config or DetectorConfig()
+        policy_config = policy_config or AlertPolicyConfig()
+        warm_up()
+        checkpoint = store.checkpoint()
+        if checkpoint is None:
+            self.pipeline = Pipeline(Detector(detector_config), AlertPolicy(policy_config))
+        else:
+            self.pipeline = Pipeline.restore(checkpoint.state, detector_config, policy_config)
+        self._lanes: Lanes[_Message] = Lanes()
+        self._intake = threading.Lock()  # a journal segment and its queue entries change together
+        self.journal = Journal(journal_dir, checkpoint.journal_segment if checkpoint else 0)
+        self._recover(checkpoint.journal_segment if checkpoint else 0)
+        self._client = new_client(
+            mqtt_options, self.config.client_id, persistent=True, on_connected=self._subscribe
+        )
+        self._client.max_inflight_messages_set(1000)
+        self._client.on_message = self._receive
+        self._mqtt_options = mqtt_options
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def run(self, stopping: threading.Event) -> None:
+        """Serve until `stopping` is set, then finish what was received and save everything."""
+        self._stopping = stopping
+        start(self._client, self._mqtt_options)
+        timers = _Timers()
+        try:
+            while not stopping.is_set():
+                message = self._lanes.get(timeout=0.05)
+                if message is not None:
+                    self._process(message)
+                self._periodic(timers, time.monotonic())
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        log.info("stopping: finishing %d queued messages", len(self._lanes))
+        self._client.disconnect()
+        self._client.loop_stop()
+        while (message := self._lanes.get(timeout=0)) is not None:
+            self._process(message)
+        self._checkpoint()
+        self.journal.close()
+        self._log_stats("stopped")
+
+    # -- network thread ------------------------------------------------------------------------
+
+    def _subscribe(self, client: mqtt.Client, session_present: bool) -> None:
+        # Subscribing again is harmless when the broker kept the session, and needed when the
+        # broker lost it (restarted without persistence).
+        client.subscribe([(machine_filter(channel), 1) for channel in INGEST_CHANNELS])
+
+    def _receive(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if len(self._lanes) >= self.config.max_pending:
+            # Stop reading until the pipeline catches up; the broker holds the rest.
+            while not self._lanes.wait_below(self.config.max_pending, timeout=1.0):
+                if self._stopping.is_set():
+                    return
+        item = _Message(message.topic, bytes(message.payload), time.time())
+        lane = _lane(message.topic)
+        with self._intake:
+            segment = self.journal.append(item.topic, item.payload, item.received_at)
+            self._lanes.put(lane, segment, item)
+
+    # -- service thread ------------------------------------------------------------------------
+
+    def _recover(self, from_segment: int) -> None:
+        replayed = 0
+        for entry in self.journal.replay(from_segment):
+            self.pipeline.handle(entry.topic, entry.payload, entry.received_at, live=False)
+            replayed += 1
+        if replayed:
+            log.info("recovered %d journalled messages since the last checkpoint", replayed)
+        self._checkpoint()
+
+    def _process(self, message: _Message) -> None:
+        for out in self.pipeline.handle(message.topic, message.payload, message.received_at, True):
+            self._client.publish(out.topic, out.payload, qos=1)
+
+    def _periodic(self, timers: _Timers, now: float) -> None:
+        c = self.config
+        if now - timers.sweep >= c.sweep_interval_s:
+            timers.sweep = now
+            for out in self.pipeline.sweep():
+                self._client.publish(out.topic, out.payload, qos=1)
+        if now - timers.checkpoint >= c.checkpoint_interval_s:
+            timers.checkpoint = timers.flush = now
+            self._checkpoint()
+        elif now - timers.flush >= c.flush_interval_s:
+            timers.flush = now
+            self._flush()
+        if now - timers.stats >= c.stats_interval_s:
+            timers.stats = now
+            self._log_stats("running")
+
+    def _flush(self) -> None:
+        changes = self.pipeline.take_changes()
+        if changes:
+            self.store.write(changes)
+
+    def _checkpoint(self) -> None:
+        """Store the outputs and the detector state as of the end of the current segment."""
+        with self._intake:
+            closed = self.journal.rotate()
+        while (message := self._lanes.get(timeout=0, up_to_segment=closed)) is not None:
+            self._process(message)
+        state = self.pipeline.snapshot()
+        self.store.write(self.pipeline.take_changes(), Checkpoint(closed + 1, state))
+        self.journal.drop_before(closed + 1)
+
+    def _log_stats(self, phase: str) -> None:
+        d, p = self.pipeline.detector.counters, self.pipeline.counters
+        log.info(
+            "ingest %s: %d messages, %d rejected, %d reps, %d alerts, %d machines",
+            phase,
+            p.messages,
+            self.pipeline.rejects.total,
+            p.reports,
+            p.alerts,
+            self.pipeline.detector.machine_count,
+            extra={
+                "duplicates": d.duplicates,
+                "feedback": p.feedback,
+                "alerts_suppressed": self.pipeline.policy.suppressed,
+                "queued": len(self._lanes),
+            },
+        )
+
+
+def _lane(topic: str) -> str:
+    """Messages of one machine share a lane, whatever their channel, so they stay in order."""
+    try:
+        return str(parse_machine_topic(topic)[0])
+    except TopicError:
+        return ""

@@ -1,0 +1,163 @@
+"""A paho-mqtt client configured from gymfloor's settings.
+
+paho's own network thread (`loop_start`) connects, reconnects with exponential back-off, and
+resends QoS 1 messages that were in flight when the connection dropped. gymfloor adds the URL
+form of the address, credentials, TLS and log lines that say what the connection is doing.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger("gymfloor.mqtt")
+
+SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    def __str__(self) -> str:  # never shows the password
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def parse_mqtt_url(url: str) -> BrokerAddress:
+    """`mqtt://host[:port]` or `mqtts://host[:port]` (TLS), optionally `user:password@host`."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(f"MQTT URL {url!r} must start with mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError(f"MQTT URL {url!r} names no host")
+    tls, default_port = SCHEMES[parts.scheme]
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise ValueError(f"MQTT URL {url!r} has an invalid port") from None
+    return BrokerAddress(
+        host=parts.hostname,
+        port=port,
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    """Everything needed to reach the broker. Credentials given separately win over the URL's."""
+
+    url: str = "mqtt://localhost:1883"
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = 30
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 30
+
+    @property
+    def address(self) -> BrokerAddress:
+        address = parse_mqtt_url(self.url)
+        return BrokerAddress(
+            address.host,
+            address.port,
+            address.tls or self.ca_file is not None,
+            self.username or address.username,
+            self.password or address.password,
+        )
+
+
+OnConnected = Callable[[mqtt.Client, bool], None]
+"""Called in paho's thread after every successful (re)connection, with `session_present`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    address: BrokerAddress
+    on_connected: OnConnected | None
+
+
+def new_client(
+    options: MqttOptions,
+    client_id: str,
+    *,
+    persistent: bool,
+    will: tuple[str, bytes] | None = None,
+    on_connected: OnConnected | None = None,
+) -> mqtt.Client:
+    """A client that logs its connection state. `persistent` keeps the broker-side session (its
+    subscriptions and the QoS 1 messages queued for it) while the client is away. A `will` is
+    published retained by the broker if the client vanishes."""
+    address = options.address
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=not persistent,
+        protocol=mqtt.MQTTv311,  # what every broker speaks, the embedded demo broker included
+    )
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        context = ssl.create_default_context(
+            cafile=str(options.ca_file) if options.ca_file else None
+        )
+        if options.cert_file:
+            context.load_cert_chain(
+                options.cert_file, options.key_file if options.key_file else None
+            )
+        client.tls_set_context(context)
+    if will is not None:
+        client.will_set(will[0], will[1], qos=1, retain=True)
+    client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)
+    client.on_connect = _log_connect
+    client.on_disconnect = _log_disconnect
+    client.on_connect_fail = _log_connect_fail
+    client.user_data_set(_Context(address, on_connected))
+    return client
+
+
+def start(client: mqtt.Client, options: MqttOptions) -> None:
+    """Connect in paho's network thread, which retries with back-off until it succeeds."""
+    address = options.address
+    client.connect_async(address.host, address.port, keepalive=options.keepalive_s)
+    client.loop_start()
+
+
+def _log_connect(
+    client: mqtt.Client, context: _Context, flags: Any, reason: ReasonCode, properties: Any
+) -> None:
+    if reason.is_failure:
+        log.error("broker %s refused the connection: %s", context.address, reason)
+        return
+    log.info("connected to %s", context.address, extra={"session_present": flags.session_present})
+    if context.on_connected is not None:
+        context.on_connected(client, flags.session_present)
+
+
+def _log_disconnect(
+    client: mqtt.Client, context: _Context, flags: Any, reason: ReasonCode, properties: Any
+) -> None:
+    if reason.is_failure:
+        log.warning("lost the connection to %s (%s); reconnecting", context.address, reason)
+
+
+def _log_connect_fail(client: mqtt.Client, context: _Context) -> None:
+    log.warning("cannot reach %s; retrying with back-off", context.address)
