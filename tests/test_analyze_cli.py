@@ -5,30 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gymfloor.contract import Fault
 from gymfloor_edge.simulator.scoring import score
-
-GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
-
-
-def gymfloor(
-    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the command; `env` adds to this process's environment."""
-    return subprocess.run(
-        [GYMFLOOR, *args],
-        input=stdin.decode() if stdin else None,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+from processes import GYMFLOOR, gymfloor
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -32,10 +32,14 @@ from gymfloor_edge.simulator.transport import publish_machine
 
 
 class ScriptedDriver:
-    def __init__(self, readings: Iterable[Frame | SessionChange], speed: float = 1.0) -> None:
-        """`speed` 2 plays twice as fast; 0 as fast as the agent takes them."""
+    def __init__(
+        self, readings: Iterable[Frame | SessionChange], speed: float = 1.0, to_now: bool = True
+    ) -> None:
+        """`speed` 2 plays twice as fast; 0 as fast as the agent takes them. `to_now` moves the
+        readings' times to the present; without it they keep the times they were made with."""
         self._readings = readings
         self._speed = speed
+        self._to_now = to_now
         self._closed = threading.Event()
 
     def readings(self) -> Iterator[Frame | SessionChange]:
@@ -44,7 +48,7 @@ class ScriptedDriver:
         if head is None:
             return
         first, started = _due(head), time.time()
-        shift = started - first
+        shift = started - first if self._to_now else 0.0
         for reading in itertools.chain([head], upcoming):
             if self._speed > 0:
                 wait = started + (_due(reading) - first) / self._speed - time.time()
@@ -78,9 +82,9 @@ def _simulated_visits(rng: np.random.Generator, machine_id: str) -> Iterator[Fra
         start = script.t_end
 
 
-def recording_driver(path: Path, machine_id: str | None, speed: float = 1.0) -> ScriptedDriver:
-    """One machine's readings from a recording (the first machine in it if none is named)."""
-    wanted = machine_id
+def recording_driver(path: Path, machine_id: str, speed: float = 1.0) -> ScriptedDriver:
+    """One machine's readings from a recording, at the times they were recorded with. Raises
+    LookupError if the recording has none of that machine's messages."""
     messages: list[tuple[str, dict[str, Any]]] = []
     with path.open("rb") as lines:
         for item in read_recording(lines):
@@ -90,24 +94,25 @@ def recording_driver(path: Path, machine_id: str | None, speed: float = 1.0) -> 
                 key, _ = parse_machine_topic(item.topic)
             except TopicError:
                 continue
-            wanted = wanted or key.machine_id
-            if key.machine_id == wanted:
+            if key.machine_id == machine_id:
                 messages.append((item.topic, item.payload))
-    return ScriptedDriver(_readings(messages), speed)
+    if not messages:
+        raise LookupError(f"{path} holds no messages of machine {machine_id}")
+    return ScriptedDriver(_readings(messages), speed, to_now=False)
 
 
 def _readings(messages: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Frame | SessionChange]:
-    """Telemetry and session messages as a driver would have produced them; the rest, and
-    anything invalid, is left out."""
-    last: tuple[str | None, int] | None = None
+    """Telemetry and session messages as a driver would have produced them: in time order, once
+    each. The rest, and anything invalid, is left out."""
+    sensed_until = float("-inf")
     for topic, payload in messages:
         try:
             channel = parse_machine_topic(topic)[1]
             if channel is MachineChannel.TELEMETRY:
                 batch = decode_telemetry(payload)
-                if (batch.boot, batch.seq) == last:  # a repeat the recording's network added
-                    continue
-                last = (batch.boot, batch.seq)
+                if batch.t0 < sensed_until - 0.5 / batch.hz:
+                    continue  # a repeat or a late arrival: the network's doing, not the sensors'
+                sensed_until = batch.t0 + batch.duration_s
                 yield Frame(
                     batch.t0,
                     batch.hz,

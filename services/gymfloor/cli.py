@@ -400,7 +400,11 @@ def _run_edge(args: argparse.Namespace, settings: Settings) -> int:
         if not args.replay.is_file():
             log.error("no such recording: %s", args.replay)
             return 2
-        driver = recording_driver(args.replay, None, args.speed)
+        try:
+            driver = recording_driver(args.replay, machine.machine_id, args.speed)
+        except LookupError as exc:
+            log.error("%s", exc)
+            return 2
     elif args.driver:
         driver = _load_driver(args.driver)
     else:

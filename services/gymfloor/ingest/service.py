@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, Field
@@ -91,6 +92,7 @@ class IngestService:
         )
         self._client.max_inflight_messages_set(1000)
         self._client.on_message = self._receive
+        self._client.on_subscribe = _log_subscribed
         self._mqtt_options = mqtt_options
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -201,6 +203,16 @@ class IngestService:
                 "queued": len(self._lanes),
             },
         )
+
+
+def _log_subscribed(
+    client: mqtt.Client, userdata: object, mid: int, reasons: list[Any], properties: object
+) -> None:
+    refused = [r for r in reasons if r.is_failure]
+    if refused:
+        log.error("the broker refused %d of the subscriptions: %s", len(refused), refused[0])
+    else:
+        log.info("subscribed to the telemetry, session and status of every machine")
 
 
 def _lane(topic: str) -> str:
