@@ -175,8 +175,8 @@ class Watcher:
         if username:
             self.client.username_pw_set(username, PASSWORDS[username])
         self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
-        self.client.reconnect_delay_set(0.2, 1)
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, bytes(m.payload)))
+        self.client.reconnect_delay_set(1, 1)
         self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
         wait_until(self.client.is_connected, 10, "the watcher to connect")
