@@ -16,8 +16,8 @@ $(BIN)/gymfloor: pyproject.toml
 	@touch $@
 
 test: install
-	@# The live tests start brokers of their own from Debian's Mosquitto.
-	@scripts/ensure-debian-packages mosquitto mosquitto-clients
+	@# The live tests start brokers of their own from Debian's Mosquitto, some with TLS.
+	@scripts/ensure-debian-packages mosquitto mosquitto-clients openssl
 	$(BIN)/pytest
 
 demo: install

@@ -126,14 +126,18 @@ class Mosquitto:
         users: dict[str, str] | None = None,
         acl: str | None = None,
         port: int | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
+        """`tls` is (CA, certificate, key): the listener then speaks only TLS."""
         self.directory = directory
+        self.tls = tls is not None
         self.port = port or free_port()
         directory.mkdir(parents=True, exist_ok=True)
         lines = [
             # Started as root, mosquitto would switch to its own user, which may not write here.
             f"user {getpass.getuser()}",
             f"listener {self.port} 127.0.0.1",
+            *([f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"] if tls else []),
             "persistence true",
             f"persistence_location {directory}/",
             # Ingest may be away for a while; its session holds everything meanwhile.
@@ -158,7 +162,7 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> Mosquitto:
         self.process = subprocess.Popen(

@@ -446,6 +446,41 @@ def test_silent_machines_are_forgotten_and_their_last_rep_settled() -> None:
     assert len(reports(settled)) == 1 and detector.machine_count == 0
 
 
+def test_a_machine_back_from_a_long_silence_starts_afresh_whether_or_not_it_was_evicted() -> None:
+    def anonymous_reps(sweep: bool) -> list[int]:
+        detector = Detector(DetectorConfig(idle_timeout_s=60.0))
+        first = clean_set(Track(), reps=2)
+        later = Track()
+        later.sled, later.lumbar = [], []
+        outputs = run(first.batches(), detector)
+        if sweep:
+            outputs += detector.evict_idle(first.t + 100.0)
+        gap = first.t + 100.0 - T0
+        shifted = [
+            TelemetryBatch(
+                b.seq + 1000, b.boot, b.t0 + gap, b.hz, b.sled_mm, b.lumbar_kpa, None, None
+            )
+            for b in clean_set(later, reps=2).batches()
+        ]
+        outputs += run(shifted, detector)
+        return [r.rep for r in reports(outputs)]
+
+    assert anonymous_reps(sweep=True) == anonymous_reps(sweep=False) == [1, 2, 1, 2]
+
+
+def test_a_check_in_delivered_twice_counts_once() -> None:
+    detector = Detector()
+    detector.session(KEY, session("start", T0, member_id="m1"))
+    batches = clean_set(Track(), reps=4).batches()
+    half = len(batches) // 2
+    outputs = run(batches[:half], detector)
+    detector.session(KEY, session("start", T0, member_id="m1"))  # the broker's redelivery
+    outputs += run(batches[half:], detector)
+    found = reports(outputs + detector.flush())
+    assert [(r.session_id, r.rep) for r in found] == [("s1", n) for n in (1, 2, 3, 4)]
+    assert detector.counters.duplicates == 1
+
+
 def test_state_per_machine_is_small_and_fixed() -> None:
     assert STATE_DTYPE.itemsize < 50 * 1024
 

@@ -191,8 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     export_cmd = reps_actions.add_parser(
         "export",
         help="write the stored rep reports as JSON Lines",
-        description="Write every stored rep report, one JSON object per line, in the form "
-        "`gymfloor analyze` writes.",
+        description="Write every stored rep report as JSON Lines (one report per line, "
+        "contract section 4), in the order they were stored and the form `gymfloor analyze` "
+        "writes.",
     )
     export_cmd.add_argument("-o", "--output", type=Path, help="reports file (default: stdout)")
     _add_store_flags(export_cmd)

@@ -189,17 +189,17 @@ class IngestService:
     def _log_stats(self, phase: str) -> None:
         d, p = self.pipeline.detector.counters, self.pipeline.counters
         log.info(
-            "ingest %s: %d messages, %d rejected, %d reps, %d alerts, %d machines",
+            "ingest %s",
             phase,
-            p.messages,
-            self.pipeline.rejects.total,
-            p.reports,
-            p.alerts,
-            self.pipeline.detector.machine_count,
             extra={
-                "duplicates": d.duplicates,
+                "messages": p.messages,
+                "rejected": self.pipeline.rejects.total,
+                "reps": p.reports,
                 "feedback": p.feedback,
+                "alerts": p.alerts,
                 "alerts_suppressed": self.pipeline.policy.suppressed,
+                "duplicates": d.duplicates,
+                "machines": self.pipeline.detector.machine_count,
                 "queued": len(self._lanes),
             },
         )

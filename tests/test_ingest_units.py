@@ -1,0 +1,268 @@
+"""The ingest service's parts without a network: pipeline, alert policy, rejects, journal,
+lanes, outbox and settings."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from gymfloor.contract import Fault, MachineKey, Severity
+from gymfloor.detector import Detector, FaultDetected
+from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.journal import Journal
+from gymfloor.ingest.lanes import Lanes
+from gymfloor.ingest.pipeline import Outgoing, Pipeline
+from gymfloor.ingest.rejects import RejectLog
+from gymfloor.mqtt import parse_mqtt_url
+from gymfloor.settings import Settings
+from gymfloor_edge.outbox import Outbox
+from gymfloor_edge.simulator import SimulationPlan, simulate
+
+KEY = MachineKey("g1", "lp-01")
+
+
+@pytest.fixture(scope="module")
+def messages() -> list[tuple[str, bytes]]:
+    simulation = simulate(SimulationPlan(seed=5, machines=2, visits=1))
+    return [(m.topic, json.dumps(m.payload).encode()) for m in simulation.messages]
+
+
+def run(pipeline: Pipeline, messages: list[tuple[str, bytes]], live: bool = True) -> list[Outgoing]:
+    return [out for topic, raw in messages for out in pipeline.handle(topic, raw, 0.0, live)]
+
+
+def fresh() -> Pipeline:
+    return Pipeline(Detector(), AlertPolicy())
+
+
+# -- pipeline ----------------------------------------------------------------------------------
+
+
+def test_feedback_reaches_the_machine_during_the_rep_it_belongs_to(
+    messages: list[tuple[str, bytes]],
+) -> None:
+    outgoing = run(fresh(), messages)
+    reps: dict[tuple[str, int], dict] = {}
+    cues: list[tuple[int, str, dict]] = []
+    for index, out in enumerate(outgoing):
+        body = json.loads(out.payload)
+        machine = out.topic.split("/")[3]
+        if out.topic.endswith("/reps"):
+            reps[(machine, body["rep"], body["session_id"])] = {**body, "index": index}
+        elif out.topic.endswith("/feedback"):
+            cues.append((index, machine, body))
+    assert len(cues) > 10
+    for index, machine, cue in cues:
+        rep = next(
+            r
+            for (m, n, _), r in reps.items()
+            if m == machine and n == cue["rep"] and r["t_start"] <= cue["t"] <= r["t_end"]
+        )
+        assert index < rep["index"]  # sent before the rep was over
+        assert cue["fault"] in rep["faults"] and cue["cue"] and isinstance(cue["seq"], int)
+
+
+def test_a_restored_snapshot_carries_on_exactly_where_the_original_stood(
+    messages: list[tuple[str, bytes]],
+) -> None:
+    whole = fresh()
+    expected = run(whole, messages)
+    half = len(messages) // 2
+    first = fresh()
+    outputs = run(first, messages[:half])
+    restored = Pipeline.restore(first.snapshot(), whole.detector.config, AlertPolicyConfig())
+    outputs += run(restored, messages[half:])
+    assert outputs == expected
+    assert first.take_changes().reports + restored.take_changes().reports == [
+        r for r in whole.take_changes().reports
+    ]
+
+
+def test_nothing_is_published_while_the_journal_is_replayed(
+    messages: list[tuple[str, bytes]],
+) -> None:
+    pipeline = fresh()
+    assert run(pipeline, messages, live=False) == []
+    assert pipeline.take_changes().reports  # but everything is stored
+
+
+def test_a_bad_message_is_echoed_to_its_machine_with_the_reason() -> None:
+    pipeline = fresh()
+    (echo,) = pipeline.handle("gymfloor/v1/g1/lp-01/telemetry", b'{"v": 1}', 10.0, True)
+    assert echo.topic == "gymfloor/v1/g1/lp-01/rejected"
+    body = json.loads(echo.payload)
+    assert body["raw"] == '{"v": 1}' and body["raw_encoding"] == "utf-8"
+    assert "seq" in body["reason"] and pipeline.rejects.total == 1
+
+
+def test_status_and_data_keep_track_of_presence() -> None:
+    pipeline = fresh()
+    status = "gymfloor/v1/g1/lp-01/status"
+    pipeline.handle(status, b'{"v": 1, "state": "online", "t": 1764064800.0}', 100.0, True)
+    pipeline.handle(status, b'{"v": 1, "state": "offline"}', 200.0, True)
+    assert pipeline.presence[KEY].state == "offline"
+    assert pipeline.presence[KEY].state_since == 200.0
+    assert pipeline.take_changes().machines[KEY].state == "offline"
+
+
+# -- alert policy ------------------------------------------------------------------------------
+
+
+def fault(kind: Fault, t: float, load: float | None = 100.0, session: str = "s1") -> FaultDetected:
+    return FaultDetected(KEY, t, 1, kind, session, "m1", load)
+
+
+def test_liftoff_warns_then_escalates_when_it_repeats_in_the_set() -> None:
+    policy = AlertPolicy()
+    first = policy.judge(fault(Fault.LUMBAR_LIFTOFF, 0.0))
+    second = policy.judge(fault(Fault.LUMBAR_LIFTOFF, 10.0))
+    third = policy.judge(fault(Fault.LUMBAR_LIFTOFF, 20.0))
+    assert first is not None and first.severity is Severity.WARNING
+    assert second is not None and second.severity is Severity.CRITICAL and second.count == 2
+    assert third is None and policy.suppressed == 1  # same severity inside the cool-down
+    later = policy.judge(fault(Fault.LUMBAR_LIFTOFF, 20.0 + policy.config.cooldown_s))
+    assert later is not None and later.severity is Severity.CRITICAL
+
+
+def test_liftoff_under_heavy_load_is_critical_at_once() -> None:
+    alert = AlertPolicy().judge(fault(Fault.LUMBAR_LIFTOFF, 0.0, load=180.0))
+    assert alert is not None and alert.severity is Severity.CRITICAL and "heavy" in alert.message
+
+
+def test_one_dropped_rep_is_for_the_display_only() -> None:
+    policy = AlertPolicy()
+    judged = [policy.judge(fault(Fault.UNCONTROLLED_DESCENT, t)) for t in (0.0, 5.0, 10.0)]
+    assert judged[0] is None and judged[1] is None
+    assert judged[2] is not None and judged[2].severity is Severity.INFO
+
+
+def test_a_new_set_or_member_counts_afresh() -> None:
+    policy = AlertPolicy(AlertPolicyConfig(cooldown_s=0.0))
+    policy.judge(fault(Fault.LUMBAR_LIFTOFF, 0.0))
+    policy.set_ended(KEY)
+    again = policy.judge(fault(Fault.LUMBAR_LIFTOFF, 10.0))
+    other = policy.judge(fault(Fault.LUMBAR_LIFTOFF, 20.0, session="s2"))
+    assert again is not None and again.severity is Severity.WARNING
+    assert other is not None and other.severity is Severity.WARNING
+
+
+def test_alert_ids_are_stable_so_a_replay_repeats_none() -> None:
+    a = AlertPolicy().judge(fault(Fault.EXCESSIVE_ROM, 12.5))
+    b = AlertPolicy().judge(fault(Fault.EXCESSIVE_ROM, 12.5))
+    assert a is not None and b is not None and a.id == b.id
+
+
+# -- rejects -----------------------------------------------------------------------------------
+
+
+def test_rejects_are_all_counted_but_logged_and_echoed_sparingly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rejects = RejectLog(log_interval_s=10.0, echo_per_s=5.0, echo_burst=20)
+    echoes = [rejects.reject(KEY, "t", "bad", b"\xff" * 9000, i * 0.001) for i in range(5000)]
+    sent = [e for e in echoes if e is not None]
+    assert rejects.total == 5000 and rejects.by_machine["g1/lp-01"] == 5000
+    assert 20 <= len(sent) <= 20 + 5 * 5 + 1
+    assert sent[0].raw_encoding == "base64" and sent[0].raw_truncated
+    assert len([r for r in caplog.records if "rejected" in r.getMessage()]) == 1
+
+
+# -- journal -----------------------------------------------------------------------------------
+
+
+def test_the_journal_replays_what_was_written_and_survives_a_torn_tail(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.append("a/telemetry", b"one", 1.0)
+    closed = journal.rotate()
+    journal.append("b/telemetry", b"two", 2.0)
+    journal.close()
+    with (tmp_path / f"{journal.segment:012d}.journal").open("ab") as segment:
+        segment.write(b"\x05\x00")  # the process died inside a write
+    reopened = Journal(tmp_path)  # as after a restart
+    entries = list(reopened.replay(closed))
+    assert [(e.topic, e.payload, e.received_at) for e in entries] == [
+        ("a/telemetry", b"one", 1.0),
+        ("b/telemetry", b"two", 2.0),
+    ]
+    reopened.drop_before(closed + 1)
+    assert [e.payload for e in reopened.replay(0)] == [b"two"]
+
+
+# -- lanes -------------------------------------------------------------------------------------
+
+
+def test_a_busy_machine_waits_its_turn_behind_the_others() -> None:
+    lanes: Lanes[str] = Lanes()
+    for i in range(1000):
+        lanes.put("flood", 0, f"junk {i}")
+    lanes.put("quiet", 0, "batch")
+    served = [lanes.get(timeout=0) for _ in range(3)]
+    assert "batch" in served  # not after a thousand others
+
+
+def test_a_checkpoint_drain_stops_at_its_segment() -> None:
+    lanes: Lanes[str] = Lanes()
+    lanes.put("a", 0, "old")
+    lanes.put("a", 1, "new")
+    assert lanes.get(timeout=0, up_to_segment=0) == "old"
+    assert lanes.get(timeout=0, up_to_segment=0) is None
+    assert lanes.get(timeout=0) == "new"
+
+
+def test_intake_waits_for_room() -> None:
+    lanes: Lanes[int] = Lanes()
+    for i in range(3):
+        lanes.put("m", 0, i)
+    assert not lanes.wait_below(3, timeout=0.01)
+    threading.Timer(0.05, lambda: lanes.get(timeout=0)).start()
+    assert lanes.wait_below(3, timeout=5.0)
+
+
+# -- outbox ------------------------------------------------------------------------------------
+
+
+def test_the_outbox_keeps_order_across_restarts_and_drops_the_oldest_when_full(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "edge.outbox"
+    outbox = Outbox(path, max_messages=3)
+    for i in range(5):
+        outbox.append("t", str(i).encode())
+    assert outbox.dropped == 2 and len(outbox) == 3
+    outbox.close()
+    reopened = Outbox(path, max_messages=3)
+    rows = reopened.after(0, 10)
+    assert [payload for _, _, payload in rows] == [b"2", b"3", b"4"]
+    reopened.remove([rows[0][0]])
+    assert len(reopened) == 2 and reopened.after(rows[0][0], 10) == rows[1:]
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+def test_broker_urls() -> None:
+    assert str(parse_mqtt_url("mqtt://broker")) == "mqtt://broker:1883"
+    tls = parse_mqtt_url("mqtts://dev%40gym:s3cret@broker.example:8884")
+    assert tls.tls and tls.port == 8884 and tls.username == "dev@gym" and tls.password == "s3cret"
+    assert "s3cret" not in str(tls)
+    for bad in ("http://broker", "mqtt://", "mqtt://host:99999"):
+        with pytest.raises(ValueError):
+            parse_mqtt_url(bad)
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GYMFLOOR_MQTT_URL", "mqtts://broker.example")
+    monkeypatch.setenv("GYMFLOOR_MQTT_PASSWORD", "from-env")
+    monkeypatch.setenv("GYMFLOOR_DB_URL", "sqlite:///elsewhere/floor.db")
+    monkeypatch.setenv("GYMFLOOR_ALERTS__HEAVY_LOAD_KG", "200")
+    settings = Settings()
+    assert settings.mqtt.address.tls and settings.mqtt.password == "from-env"
+    assert settings.store_url == "sqlite:///elsewhere/floor.db"
+    assert settings.alerts.heavy_load_kg == 200.0
+    assert "from-env" not in repr(settings)
+    monkeypatch.setenv("GYMFLOOR_MQTT_URL", "tcp://broker")
+    with pytest.raises(ValueError, match="mqtt://"):
+        Settings()
