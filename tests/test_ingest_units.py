@@ -45,7 +45,7 @@ def test_feedback_reaches_the_machine_during_the_rep_it_belongs_to(
     messages: list[tuple[str, bytes]],
 ) -> None:
     outgoing = run(fresh(), messages)
-    reps: dict[tuple[str, int], dict] = {}
+    reps: dict[tuple[str, int, str | None], dict] = {}
     cues: list[tuple[int, str, dict]] = []
     for index, out in enumerate(outgoing):
         body = json.loads(out.payload)
