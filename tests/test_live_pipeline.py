@@ -5,6 +5,7 @@ of the same recording."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -328,3 +329,24 @@ def test_a_flood_of_malformed_messages_from_one_machine_changes_nobody_elses_rep
     assert 1 <= len(echoes.messages) <= 500  # nor echoed
     echo = json.loads(echoes.messages[0][1])
     assert echo["topic"] == "gymfloor/v1/g1/lp-bad/telemetry" and echo["reason"]
+
+
+def test_a_locked_store_delays_writes_but_loses_nothing(
+    recording: Path, expected: list[Report], tmp_path: Path
+) -> None:
+    speed = recording_span(recording) / 8.0
+    with Mosquitto(tmp_path / "broker") as broker, ingest(broker, tmp_path) as service:
+        service.wait_for_log("subscribed")
+        with replay(broker, recording, speed) as publisher:
+            time.sleep(2.0)
+            # Another program holds the database's write lock for longer than ingest waits.
+            blocker = sqlite3.connect(tmp_path / "gymfloor.db", isolation_level=None)
+            blocker.execute("BEGIN EXCLUSIVE")
+            service.wait_for_log("cannot write the store", timeout=30)
+            blocker.execute("ROLLBACK")
+            blocker.close()
+            assert publisher.process is not None and publisher.process.wait(60) == 0
+        wait_until(lambda: stored_count(tmp_path) >= len(expected), 60, "every rep stored")
+        assert service.stop() == 0
+    assert any("store_errors=" in line and "store_errors=0" not in line for line in service.log)
+    assert exported(tmp_path) == expected

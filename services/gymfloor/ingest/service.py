@@ -11,21 +11,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from gymfloor.contract import INGEST_CHANNELS, TopicError, machine_filter, parse_machine_topic
 from gymfloor.detector import Detector, DetectorConfig, warm_up
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
 from gymfloor.ingest.journal import Journal
 from gymfloor.ingest.lanes import Lanes
-from gymfloor.ingest.pipeline import Pipeline
+from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.mqtt import MqttOptions, new_client, start
-from gymfloor.storage import Checkpoint, OperationalStore
+from gymfloor.storage import Changes, Checkpoint, OperationalStore
 
 log = logging.getLogger("gymfloor.ingest")
 
@@ -59,7 +60,15 @@ class _Timers:
     checkpoint: float = 0.0
     sweep: float = 0.0
     stats: float = 0.0
-    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class ServiceHealth:
+    """Failures the service survived; each is also logged when it happens."""
+
+    store_errors: int = 0
+    journal_errors: int = 0
+    internal_errors: int = 0
 
 
 class IngestService:
@@ -74,6 +83,8 @@ class IngestService:
     ) -> None:
         self.config = config or IngestConfig()
         self.store = store
+        self.health = ServiceHealth()
+        self._unsaved = Changes()
         self._stopping = threading.Event()
         detector_config = detector_config or DetectorConfig()
         policy_config = policy_config or AlertPolicyConfig()
@@ -129,15 +140,19 @@ class IngestService:
         client.subscribe([(machine_filter(channel), 1) for channel in INGEST_CHANNELS])
 
     def _receive(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        if len(self._lanes) >= self.config.max_pending:
-            # Stop reading until the pipeline catches up; the broker holds the rest.
-            while not self._lanes.wait_below(self.config.max_pending, timeout=1.0):
-                if self._stopping.is_set():
-                    return
+        # Stop reading while the pipeline catches up; the broker holds the rest meanwhile.
+        while not self._lanes.wait_below(self.config.max_pending, timeout=1.0):
+            if self._stopping.is_set():
+                break  # the shutdown drain takes this one
         item = _Message(message.topic, bytes(message.payload), time.time())
         lane = _lane(message.topic)
         with self._intake:
-            segment = self.journal.append(item.topic, item.payload, item.received_at)
+            try:
+                segment = self.journal.append(item.topic, item.payload, item.received_at)
+            except OSError as exc:  # a full disk must not stop the floor
+                self.health.journal_errors += 1
+                log.error("cannot journal a message (%s); a restart now would lose it", exc)
+                segment = self.journal.segment
             self._lanes.put(lane, segment, item)
 
     # -- service thread ------------------------------------------------------------------------
@@ -145,15 +160,23 @@ class IngestService:
     def _recover(self, from_segment: int) -> None:
         replayed = 0
         for entry in self.journal.replay(from_segment):
-            self.pipeline.handle(entry.topic, entry.payload, entry.received_at, live=False)
+            self._handle(_Message(entry.topic, entry.payload, entry.received_at), live=False)
             replayed += 1
         if replayed:
             log.info("recovered %d journalled messages since the last checkpoint", replayed)
         self._checkpoint()
 
     def _process(self, message: _Message) -> None:
-        for out in self.pipeline.handle(message.topic, message.payload, message.received_at, True):
+        for out in self._handle(message, live=True):
             self._client.publish(out.topic, out.payload, qos=1)
+
+    def _handle(self, message: _Message, live: bool) -> list[Outgoing]:
+        try:
+            return self.pipeline.handle(message.topic, message.payload, message.received_at, live)
+        except Exception:  # a bug met by one message must not take the floor down with it
+            self.health.internal_errors += 1
+            log.exception("could not process a message", extra={"topic": message.topic})
+            return []
 
     def _periodic(self, timers: _Timers, now: float) -> None:
         c = self.config
@@ -172,9 +195,7 @@ class IngestService:
             self._log_stats("running")
 
     def _flush(self) -> None:
-        changes = self.pipeline.take_changes()
-        if changes:
-            self.store.write(changes)
+        self._save(None)
 
     def _checkpoint(self) -> None:
         """Store the outputs and the detector state as of the end of the current segment."""
@@ -182,9 +203,23 @@ class IngestService:
             closed = self.journal.rotate()
         while (message := self._lanes.get(timeout=0, up_to_segment=closed)) is not None:
             self._process(message)
-        state = self.pipeline.snapshot()
-        self.store.write(self.pipeline.take_changes(), Checkpoint(closed + 1, state))
-        self.journal.drop_before(closed + 1)
+        if self._save(Checkpoint(closed + 1, self.pipeline.snapshot())):
+            self.journal.drop_before(closed + 1)
+
+    def _save(self, checkpoint: Checkpoint | None) -> bool:
+        """Write what the pipeline produced. If the store fails, keep it for the next try; the
+        journal keeps every message since the last checkpoint that did land."""
+        self._unsaved.absorb(self.pipeline.take_changes())
+        if not self._unsaved and checkpoint is None:
+            return True
+        try:
+            self.store.write(self._unsaved, checkpoint)
+        except SQLAlchemyError as exc:
+            self.health.store_errors += 1
+            log.error("cannot write the store (%s); keeping %s to retry", exc, self._unsaved)
+            return False
+        self._unsaved = Changes()
+        return True
 
     def _log_stats(self, phase: str) -> None:
         d, p = self.pipeline.detector.counters, self.pipeline.counters
@@ -201,6 +236,9 @@ class IngestService:
                 "duplicates": d.duplicates,
                 "machines": self.pipeline.detector.machine_count,
                 "queued": len(self._lanes),
+                "store_errors": self.health.store_errors,
+                "journal_errors": self.health.journal_errors,
+                "internal_errors": self.health.internal_errors,
             },
         )
 

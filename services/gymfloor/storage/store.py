@@ -47,6 +47,19 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.reports or self.alerts or self.sessions or self.machines)
 
+    def __str__(self) -> str:
+        return (
+            f"{len(self.reports)} reports, {len(self.alerts)} alerts, "
+            f"{len(self.sessions)} session events, {len(self.machines)} machine states"
+        )
+
+    def absorb(self, later: Changes) -> None:
+        """Add changes made after these, in order."""
+        self.reports += later.reports
+        self.alerts += later.alerts
+        self.sessions += later.sessions
+        self.machines.update(later.machines)
+
 
 class OperationalStore:
     def __init__(self, url: str) -> None:
