@@ -231,6 +231,7 @@ pattern write gymfloor/v1/+/%u/telemetry
 pattern write gymfloor/v1/+/%u/session
 pattern write gymfloor/v1/+/%u/status
 pattern read gymfloor/v1/+/%u/feedback
+pattern read gymfloor/v1/+/%u/rejected
 
 user gymfloor-ingest
 topic readwrite gymfloor/v1/#
