@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gymfloor.contract import read_recording
+from gymfloor.contract import MachineKey, read_recording
+from gymfloor.storage import OperationalStore
 from processes import Mosquitto, Service, gymfloor, wait_until
 
 
@@ -149,3 +150,26 @@ def test_every_command_explains_itself() -> None:
         assert all(m in text for m in mentions), (command, text)
     done = gymfloor("reps", "export", "--help")
     assert done.returncode == 0 and "JSON Lines" in " ".join(done.stdout.split())
+
+
+def test_ingest_tracks_machines_online_and_offline_from_status_and_will(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'gymfloor.db'}"
+
+    def state(machine: str) -> str | None:
+        store = OperationalStore(store_url)
+        try:
+            status = store.machines().get(MachineKey("g1", machine))
+            return status.state if status else None
+        finally:
+            store.close()
+
+    with Mosquitto(tmp_path / "broker") as broker:
+        env = {"GYMFLOOR_MQTT_URL": broker.url, "GYMFLOOR_DATA_DIR": str(tmp_path)}
+        with Service("ingest", env=env) as ingest:
+            ingest.wait_for_log("subscribed")
+            leaving = Service("edge", "--machine", "lp-01", env=env).start()
+            crashing = Service("edge", "--machine", "lp-02", env=env).start()
+            wait_until(lambda: state("lp-01") == state("lp-02") == "online", 30, "both online")
+            assert leaving.stop() == 0  # says goodbye
+            crashing.kill()  # the broker speaks its will
+            wait_until(lambda: state("lp-01") == state("lp-02") == "offline", 30, "both offline")
