@@ -12,7 +12,7 @@ import pytest
 from gymfloor.contract import Fault, MachineKey, Severity
 from gymfloor.detector import Detector, FaultDetected
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
-from gymfloor.ingest.journal import Journal
+from gymfloor.ingest.journal import Checkpoint, Journal
 from gymfloor.ingest.lanes import Lanes
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.ingest.rejects import RejectLog
@@ -65,15 +65,18 @@ def test_feedback_reaches_the_machine_during_the_rep_it_belongs_to(
         assert cue["fault"] in rep["faults"] and cue["cue"] and isinstance(cue["seq"], int)
 
 
-def test_a_restored_snapshot_carries_on_exactly_where_the_original_stood(
-    messages: list[tuple[str, bytes]],
+def test_a_restored_checkpoint_carries_on_exactly_where_the_original_stood(
+    messages: list[tuple[str, bytes]], tmp_path: Path
 ) -> None:
     whole = fresh()
     expected = run(whole, messages)
     half = len(messages) // 2
     first = fresh()
     outputs = run(first, messages[:half])
-    restored = Pipeline.restore(first.snapshot(), whole.detector.config, AlertPolicyConfig())
+    Journal(tmp_path).save_checkpoint(Checkpoint(1, first.snapshot()))
+    saved = Journal(tmp_path).load_checkpoint()  # as after a restart
+    assert saved is not None and saved.first_segment == 1
+    restored = Pipeline.restore(saved.state, whole.detector.config, AlertPolicyConfig())
     outputs += run(restored, messages[half:])
     assert outputs == expected
     assert first.take_changes().reports + restored.take_changes().reports == [

@@ -7,7 +7,6 @@ I/O. The live ingest service and the offline `gymfloor analyze` drive the same i
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -93,6 +92,13 @@ class DetectorCounters:
     sets_ended: int = 0
     unknown_sessions: int = 0
     evicted_machines: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSnapshot:
+    counters: DetectorCounters
+    clock: float
+    machines: dict[MachineKey, MachineState]
 
 
 @dataclass(slots=True)
@@ -182,16 +188,16 @@ class Detector:
 
     # -- persistence -------------------------------------------------------------------------
 
-    def snapshot(self) -> bytes:
-        """Everything the detector remembers, for `restore` after a restart."""
-        return pickle.dumps((self.counters, self.clock, self._machines), pickle.HIGHEST_PROTOCOL)
+    def snapshot(self) -> DetectorSnapshot:
+        """Everything the detector remembers (picklable), for `restore` after a restart."""
+        return DetectorSnapshot(self.counters, self.clock, self._machines)
 
     @classmethod
-    def restore(cls, config: DetectorConfig, snapshot: bytes) -> Detector:
-        """A detector that carries on where the one that took `snapshot` stood. The snapshot
-        must be one this service wrote: unpickling runs code."""
+    def restore(cls, config: DetectorConfig, snapshot: DetectorSnapshot) -> Detector:
+        """A detector that carries on where the one that took `snapshot` stood."""
         detector = cls(config)
-        detector.counters, detector.clock, detector._machines = pickle.loads(snapshot)
+        detector.counters, detector.clock = snapshot.counters, snapshot.clock
+        detector._machines = snapshot.machines
         return detector
 
     # -- introspection -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ replay of the journal runs again after a restart, so it must be deterministic.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 
 from gymfloor.coaching import CUES
@@ -26,17 +25,34 @@ from gymfloor.contract import (
     alerts_topic,
     parse_machine_topic,
 )
-from gymfloor.detector import Detector, DetectorConfig, DetectorOutput, FaultDetected, SetEnded
+from gymfloor.detector import (
+    Detector,
+    DetectorConfig,
+    DetectorOutput,
+    DetectorSnapshot,
+    FaultDetected,
+    SetEnded,
+)
 from gymfloor.dispatch import Dispatched, dispatch
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.storage import Changes, MachineStatus
+
+PRESENCE_RESOLUTION_S = 1.0
+"""How fresh a machine's `last_message_at` is kept; finer would cost a write per message."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     topic: str
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSnapshot:
+    detector: DetectorSnapshot
+    policy: AlertPolicy
+    presence: dict[MachineKey, MachineStatus]
 
 
 @dataclass(slots=True)
@@ -63,19 +79,21 @@ class Pipeline:
 
     # -- persistence ---------------------------------------------------------------------------
 
-    def snapshot(self) -> bytes:
-        return pickle.dumps(
-            (self.detector.snapshot(), self.policy, self.presence), pickle.HIGHEST_PROTOCOL
-        )
+    def snapshot(self) -> PipelineSnapshot:
+        """Everything the pipeline remembers (picklable), for `restore` after a restart."""
+        return PipelineSnapshot(self.detector.snapshot(), self.policy, dict(self.presence))
 
     @classmethod
     def restore(
-        cls, snapshot: bytes, detector_config: DetectorConfig, policy_config: AlertPolicyConfig
+        cls,
+        snapshot: PipelineSnapshot,
+        detector_config: DetectorConfig,
+        policy_config: AlertPolicyConfig,
     ) -> Pipeline:
-        detector_state, policy, presence = pickle.loads(snapshot)
+        policy = snapshot.policy
         policy.config = policy_config  # settings may have changed across the restart
-        pipeline = cls(Detector.restore(detector_config, detector_state), policy)
-        pipeline.presence = presence
+        pipeline = cls(Detector.restore(detector_config, snapshot.detector), policy)
+        pipeline.presence = snapshot.presence
         return pipeline
 
     # -- input ---------------------------------------------------------------------------------
@@ -148,7 +166,12 @@ class Pipeline:
             state = dispatched.payload.state
         else:  # a machine that sends data is online, whatever its last status said
             state = "online"
-        since = known.state_since if known is not None and known.state == state else received_at
+        if known is not None and known.state == state:
+            if received_at - known.last_message_at < PRESENCE_RESOLUTION_S:
+                return
+            since = known.state_since
+        else:
+            since = received_at
         status = MachineStatus(state, since, received_at)
         self.presence[key] = self._changes.machines[key] = status
 

@@ -19,14 +19,14 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from gymfloor.contract import INGEST_CHANNELS, TopicError, machine_filter, parse_machine_topic
+from gymfloor.contract import INGEST_CHANNELS, machine_filter
 from gymfloor.detector import Detector, DetectorConfig, warm_up
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
-from gymfloor.ingest.journal import Journal
+from gymfloor.ingest.journal import Checkpoint, Journal
 from gymfloor.ingest.lanes import Lanes
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.mqtt import MqttOptions, new_client, start
-from gymfloor.storage import Changes, Checkpoint, OperationalStore
+from gymfloor.storage import Changes, OperationalStore
 
 log = logging.getLogger("gymfloor.ingest")
 
@@ -89,15 +89,15 @@ class IngestService:
         detector_config = detector_config or DetectorConfig()
         policy_config = policy_config or AlertPolicyConfig()
         warm_up()
-        checkpoint = store.checkpoint()
+        self.journal = Journal(journal_dir)
+        checkpoint = self.journal.load_checkpoint()
         if checkpoint is None:
             self.pipeline = Pipeline(Detector(detector_config), AlertPolicy(policy_config))
         else:
             self.pipeline = Pipeline.restore(checkpoint.state, detector_config, policy_config)
         self._lanes: Lanes[_Message] = Lanes()
         self._intake = threading.Lock()  # a journal segment and its queue entries change together
-        self.journal = Journal(journal_dir, checkpoint.journal_segment if checkpoint else 0)
-        self._recover(checkpoint.journal_segment if checkpoint else 0)
+        self._recover(checkpoint.first_segment if checkpoint else 0)
         self._client = new_client(
             mqtt_options, self.config.client_id, persistent=True, on_connected=self._subscribe
         )
@@ -140,12 +140,15 @@ class IngestService:
         client.subscribe([(machine_filter(channel), 1) for channel in INGEST_CHANNELS])
 
     def _receive(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        # Stop reading while the pipeline catches up; the broker holds the rest meanwhile.
-        while not self._lanes.wait_below(self.config.max_pending, timeout=1.0):
-            if self._stopping.is_set():
-                break  # the shutdown drain takes this one
+        if len(self._lanes) >= self.config.max_pending:
+            # Stop reading while the pipeline catches up; the broker holds the rest meanwhile.
+            while not self._lanes.wait_below(self.config.max_pending, timeout=1.0):
+                if self._stopping.is_set():
+                    break  # the shutdown drain takes this one
         item = _Message(message.topic, bytes(message.payload), time.time())
-        lane = _lane(message.topic)
+        # One lane per machine, whatever the channel, so that its messages stay in order. The
+        # topic is checked later, in the pipeline; here its machine part is enough.
+        lane = message.topic.rpartition("/")[0]
         with self._intake:
             try:
                 segment = self.journal.append(item.topic, item.payload, item.received_at)
@@ -194,26 +197,25 @@ class IngestService:
             timers.stats = now
             self._log_stats("running")
 
-    def _flush(self) -> None:
-        self._save(None)
-
     def _checkpoint(self) -> None:
-        """Store the outputs and the detector state as of the end of the current segment."""
+        """Save the pipeline's state as of the end of the current journal segment, once every
+        output derived up to there is in the store. Should the process die between the two,
+        the replay derives some outputs again, and the store keeps the first of each."""
         with self._intake:
             closed = self.journal.rotate()
         while (message := self._lanes.get(timeout=0, up_to_segment=closed)) is not None:
             self._process(message)
-        if self._save(Checkpoint(closed + 1, self.pipeline.snapshot())):
-            self.journal.drop_before(closed + 1)
+        if self._flush():
+            self.journal.save_checkpoint(Checkpoint(closed + 1, self.pipeline.snapshot()))
 
-    def _save(self, checkpoint: Checkpoint | None) -> bool:
+    def _flush(self) -> bool:
         """Write what the pipeline produced. If the store fails, keep it for the next try; the
-        journal keeps every message since the last checkpoint that did land."""
+        journal keeps every message since the last checkpoint meanwhile."""
         self._unsaved.absorb(self.pipeline.take_changes())
-        if not self._unsaved and checkpoint is None:
+        if not self._unsaved:
             return True
         try:
-            self.store.write(self._unsaved, checkpoint)
+            self.store.write(self._unsaved)
         except SQLAlchemyError as exc:
             self.health.store_errors += 1
             log.error("cannot write the store (%s); keeping %s to retry", exc, self._unsaved)
@@ -251,11 +253,3 @@ def _log_subscribed(
         log.error("the broker refused %d of the subscriptions: %s", len(refused), refused[0])
     else:
         log.info("subscribed to the telemetry, session and status of every machine")
-
-
-def _lane(topic: str) -> str:
-    """Messages of one machine share a lane, whatever their channel, so they stay in order."""
-    try:
-        return str(parse_machine_topic(topic)[0])
-    except TopicError:
-        return ""

@@ -1,5 +1,5 @@
-"""The operational store: rep reports, alerts, sessions, machine status and ingest checkpoints."""
+"""The operational store: rep reports, alerts, sessions and machine status."""
 
-from gymfloor.storage.store import Changes, Checkpoint, MachineStatus, OperationalStore
+from gymfloor.storage.store import Changes, MachineStatus, OperationalStore
 
-__all__ = ["Changes", "Checkpoint", "MachineStatus", "OperationalStore"]
+__all__ = ["Changes", "MachineStatus", "OperationalStore"]

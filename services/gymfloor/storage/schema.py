@@ -6,7 +6,6 @@ from sqlalchemy import (
     Column,
     Float,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -70,13 +69,4 @@ alerts = Table(
     Column("kind", String(64), nullable=False),
     Column("alert", Text, nullable=False),  # the alert exactly as published
     Column("acknowledged_at", Float),
-)
-
-checkpoints = Table(
-    "checkpoints",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("journal_segment", Integer, nullable=False),
-    Column("state", LargeBinary, nullable=False),
-    Column("saved_at", Float, nullable=False),
 )

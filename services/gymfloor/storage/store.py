@@ -1,12 +1,11 @@
 """Data access for the operational store. Everything that reads or writes it goes through here.
 
-Writes come in `Changes`, one transaction each, so a checkpoint of the ingest service lands
-together with every output derived before it, or not at all.
+Writes come in `Changes`, one transaction each. Rep reports and alerts that are already stored
+are skipped, so writing the same outputs twice (as a journal replay does) stores them once.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +24,6 @@ class MachineStatus:
     state: str
     state_since: float
     last_message_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The ingest service's memory, and the first journal segment it has not yet absorbed."""
-
-    journal_segment: int
-    state: bytes
 
 
 @dataclass(slots=True)
@@ -72,7 +63,7 @@ class OperationalStore:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write(self, changes: Changes, checkpoint: Checkpoint | None = None) -> None:
+    def write(self, changes: Changes) -> None:
         with self.engine.begin() as db:
             if changes.reports:
                 db.execute(
@@ -104,33 +95,8 @@ class OperationalStore:
                         for key, status in changes.machines.items()
                     ],
                 )
-            if checkpoint is not None:
-                upsert = self._insert(schema.checkpoints)
-                db.execute(
-                    upsert.on_conflict_do_update(
-                        index_elements=["name"],
-                        set_={
-                            "journal_segment": upsert.excluded.journal_segment,
-                            "state": upsert.excluded.state,
-                            "saved_at": upsert.excluded.saved_at,
-                        },
-                    ),
-                    {
-                        "name": "ingest",
-                        "journal_segment": checkpoint.journal_segment,
-                        "state": checkpoint.state,
-                        "saved_at": time.time(),
-                    },
-                )
 
     # -- reads -------------------------------------------------------------------------------
-
-    def checkpoint(self) -> Checkpoint | None:
-        with self.engine.connect() as db:
-            row = db.execute(
-                select(schema.checkpoints).where(schema.checkpoints.c.name == "ingest")
-            ).first()
-        return None if row is None else Checkpoint(row.journal_segment, row.state)
 
     def reports(self) -> Iterator[RepReport]:
         """Every stored rep report, in the order they were stored."""
