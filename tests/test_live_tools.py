@@ -173,3 +173,10 @@ def test_ingest_tracks_machines_online_and_offline_from_status_and_will(tmp_path
             assert leaving.stop() == 0  # says goodbye
             crashing.kill()  # the broker speaks its will
             wait_until(lambda: state("lp-01") == state("lp-02") == "offline", 30, "both offline")
+
+
+def test_a_driver_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path) -> None:
+    done = gymfloor(
+        "edge", "--driver", "no_such_vendor:Driver", env={"GYMFLOOR_DATA_DIR": str(tmp_path)}
+    )
+    assert done.returncode == 2 and "cannot load the driver no_such_vendor:Driver" in done.stderr

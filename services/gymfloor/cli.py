@@ -407,9 +407,14 @@ def _run_edge(args: argparse.Namespace, settings: Settings) -> int:
             log.error("%s", exc)
             return 2
     elif args.driver:
-        driver = _load_driver(args.driver)
+        try:
+            driver = _load_driver(args.driver)
+        except (ImportError, AttributeError, TypeError) as exc:
+            log.error("cannot load the driver %s: %s", args.driver, exc)
+            return 2
     else:
-        driver = simulated_driver(args.simulate or 1, machine.machine_id, args.speed)
+        seed = 1 if args.simulate is None else args.simulate
+        driver = simulated_driver(seed, machine.machine_id, args.speed)
     outbox_path = (
         args.outbox or settings.data_dir / f"edge-{machine.gym_id}-{machine.machine_id}.outbox"
     )

@@ -116,8 +116,8 @@ def replay(
                         break
             uplink.send(item.topic, json.dumps(item.payload, separators=(",", ":")).encode())
             sent += 1
-            if len(uplink.outbox) > REPLAY_AHEAD:
-                uplink.drain(None, leave=REPLAY_AHEAD // 2)
+            while len(uplink.outbox) > REPLAY_AHEAD and not stopping.is_set():
+                uplink.drain(1.0, leave=REPLAY_AHEAD // 2)
             if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                 last_progress = time.monotonic()
                 log.info("replayed %d messages so far", sent)
