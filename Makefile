@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/detector_speed.py
 	$(BIN)/python bench/analyze_speed.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
