@@ -7,7 +7,7 @@ are skipped, so writing the same outputs twice (as a journal replay does) stores
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,6 @@ class Changes:
 
 class OperationalStore:
     def __init__(self, url: str) -> None:
-        self.url = url
         self.engine = _engine(url)
         schema.metadata.create_all(self.engine)
 
@@ -91,7 +90,7 @@ class OperationalStore:
                         },
                     ),
                     [
-                        {"gym_id": key.gym_id, "machine_id": key.machine_id, **_fields(status)}
+                        {"gym_id": key.gym_id, "machine_id": key.machine_id, **asdict(status)}
                         for key, status in changes.machines.items()
                     ],
                 )
@@ -152,14 +151,6 @@ def _engine(url: str) -> Engine:
         cursor.close()
 
     return engine
-
-
-def _fields(status: MachineStatus) -> dict[str, Any]:
-    return {
-        "state": status.state,
-        "state_since": status.state_since,
-        "last_message_at": status.last_message_at,
-    }
 
 
 def _rep_row(report: RepReport) -> dict[str, Any]:
