@@ -69,10 +69,6 @@ class Uplink:
         self.outbox.append(topic, payload)
         self._kick()
 
-    def publish_now(self, topic: str, payload: bytes, retain: bool = False) -> None:
-        """Outside the outbox, for messages that only matter now (presence)."""
-        self._client.publish(topic, payload, qos=1, retain=retain)
-
     def drain(self, timeout: float | None, leave: int = 0) -> bool:
         """Wait until at most `leave` messages await the broker's acknowledgement; False on
         timeout."""
@@ -85,27 +81,23 @@ class Uplink:
         if not self.drain(timeout):
             log.warning("%d messages not yet delivered; kept for the next start", len(self.outbox))
         if self.machine is not None and self._client.is_connected():
-            info = self._client.publish(
-                self.machine.topic(MachineChannel.STATUS),
-                status_payload("offline", time.time()),
-                qos=1,
-                retain=True,
-            )
-            info.wait_for_publish(timeout=min(timeout, 2.0))
+            goodbye = self._announce(self._client, self.machine, "offline")
+            goodbye.wait_for_publish(timeout=min(timeout, 2.0))
         self._client.disconnect()
         self._client.loop_stop()
         self.outbox.close()
+
+    @staticmethod
+    def _announce(client: mqtt.Client, machine: MachineKey, state: str) -> mqtt.MQTTMessageInfo:
+        """Presence goes around the outbox: only the latest matters, and the broker keeps it."""
+        status = status_payload(state, time.time())
+        return client.publish(machine.topic(MachineChannel.STATUS), status, qos=1, retain=True)
 
     # -- paho's thread -------------------------------------------------------------------------
 
     def _connected(self, client: mqtt.Client, session_present: bool) -> None:
         if self.machine is not None:
-            client.publish(
-                self.machine.topic(MachineChannel.STATUS),
-                status_payload("online", time.time()),
-                qos=1,
-                retain=True,
-            )
+            self._announce(client, self.machine, "online")
         # paho resends what was in flight after this callback returns; until one of those is
         # acknowledged, newer messages must wait or they would overtake.
         self._resuming = bool(self._inflight)
