@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger("gymfloor.mqtt")
@@ -85,6 +85,46 @@ class MqttOptions:
         )
 
 
+READ_BLOCK = 64 * 1024
+
+
+class BlockReadingClient(mqtt.Client):
+    """paho's client, reading the socket a block at a time.
+
+    paho asks the socket for each packet a few bytes at a time (the command byte, each byte of
+    the length, then the rest) and goes back to select() after one packet: five system calls,
+    and as many hand-overs of the interpreter lock, per message. Serving those small reads from
+    one large read, and parsing every whole packet already read before waiting again, leaves
+    paho's protocol handling untouched. It relies on paho's `_sock_recv`, which is why
+    pyproject.toml pins paho-mqtt below 3.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._block = b""
+        self._offset = 0
+
+    def reconnect(self) -> MQTTErrorCode:
+        self._block, self._offset = b"", 0  # bytes of a lost connection mean nothing now
+        return super().reconnect()
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._offset >= len(self._block):
+            block = super()._sock_recv(READ_BLOCK)  # BlockingIOError when nothing is there
+            if not block:
+                return block  # the broker closed the connection; paho handles it
+            self._block, self._offset = block, 0
+        chunk = self._block[self._offset : self._offset + bufsize]
+        self._offset += len(chunk)
+        return chunk
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc is MQTTErrorCode.MQTT_ERR_SUCCESS and self._offset < len(self._block):
+            rc = super().loop_read(1)
+        return rc
+
+
 OnConnected = Callable[[mqtt.Client, bool], None]
 """Called in paho's thread after every successful (re)connection, with `session_present`."""
 
@@ -107,7 +147,7 @@ def new_client(
     subscriptions and the QoS 1 messages queued for it) while the client is away. A `will` is
     published retained by the broker if the client vanishes."""
     address = options.address
-    client = mqtt.Client(
+    client = BlockReadingClient(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=not persistent,
