@@ -74,7 +74,9 @@ def _simulated_visits(rng: np.random.Generator, machine_id: str) -> Iterator[Fra
     sensors_only = Imperfections(lost=0.0, duplicated=0.0, restarts=0.0)
     key = MachineKey("sim", machine_id)
     start = time.time()
-    for visit in itertools.count():  # one visit at a time: memory stays small however long
+    # One visit at a time, so memory stays small however long it runs; numbered from the start
+    # time, so that sessions of another run against the same store get other ids.
+    for visit in itertools.count(int(start)):
         script = script_machine(rng, machine_id, start, visits=1, first_visit=visit)
         messages = publish_machine(rng, key, script, start, hz, 0.1, sensors_only)
         messages.sort(key=lambda m: m.t)
