@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pydantic
 from tqdm import tqdm
@@ -22,20 +22,17 @@ from gymfloor import __version__
 from gymfloor.analyze import AnalysisCounts, analyze
 from gymfloor.contract import ID_PATTERN, MachineKey, encode_line
 from gymfloor.contract.payloads import describe_error
-from gymfloor.demo import run_demo
 from gymfloor.detector import Detector, DetectorConfig
-from gymfloor.ingest.service import IngestService
 from gymfloor.logs import configure_logging
-from gymfloor.recorder import record, replay
 from gymfloor.settings import Settings, detector_env_var
-from gymfloor.storage import OperationalStore
-from gymfloor_edge.agent import EdgeAgent
-from gymfloor_edge.driver import SensorDriver
-from gymfloor_edge.fleet import run_fleet
-from gymfloor_edge.outbox import Outbox
 from gymfloor_edge.simulator import Imperfections, Simulation, SimulationPlan, simulate
-from gymfloor_edge.sources import recording_driver, simulated_driver
-from gymfloor_edge.uplink import Uplink
+
+if TYPE_CHECKING:
+    from gymfloor_edge.driver import SensorDriver
+
+# The live commands (ingest, edge, record, replay, reps, demo, simulate --live) import what they
+# need when they run: the MQTT client, SQLAlchemy and the embedded broker would otherwise add a
+# quarter of a second to the start of every `gymfloor analyze`.
 
 log = logging.getLogger("gymfloor")
 
@@ -353,6 +350,8 @@ def _simulation(args: argparse.Namespace, perfect: bool = False) -> Simulation:
 
 def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.live:
+        from gymfloor_edge.fleet import run_fleet
+
         settings = _with_flags(args, settings)
         stopping = _stop_on_signals()
         run_fleet(settings.mqtt, args.gym, args.machines, args.seed, stopping)
@@ -371,6 +370,9 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.ingest.service import IngestService
+    from gymfloor.storage import OperationalStore
+
     settings = _with_flags(args, settings)
     store = OperationalStore(settings.store_url)
     service = IngestService(
@@ -389,6 +391,11 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_edge(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor_edge.agent import EdgeAgent
+    from gymfloor_edge.outbox import Outbox
+    from gymfloor_edge.sources import recording_driver, simulated_driver
+    from gymfloor_edge.uplink import Uplink
+
     settings = _with_flags(args, settings)
     edge = settings.edge
     machine = MachineKey(args.gym or edge.gym_id, args.machine or edge.machine_id)
@@ -438,6 +445,8 @@ def _load_driver(spec: str) -> SensorDriver:
 
 
 def _run_record(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.recorder import record
+
     settings = _with_flags(args, settings)
     stopping = _stop_on_signals()
     with ExitStack() as stack:
@@ -447,6 +456,8 @@ def _run_record(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.recorder import replay
+
     settings = _with_flags(args, settings)
     stopping = _stop_on_signals()
     with ExitStack() as stack:
@@ -462,6 +473,8 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_export(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage import OperationalStore
+
     settings = _with_flags(args, settings)
     store = OperationalStore(settings.store_url)
     count = 0
@@ -476,5 +489,7 @@ def _run_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.demo import run_demo
+
     settings = _with_flags(args, settings)
     return run_demo(settings, args, _stop_on_signals(), sys.stdout)

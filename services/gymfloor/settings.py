@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gymfloor.detector import DetectorConfig
 from gymfloor.ingest.alerts import AlertPolicyConfig
-from gymfloor.ingest.service import IngestConfig
+from gymfloor.ingest.config import IngestConfig
 from gymfloor.logs import LogFormat
 from gymfloor.mqtt import MqttOptions, parse_mqtt_url
 

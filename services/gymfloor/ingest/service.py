@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from gymfloor.contract import INGEST_CHANNELS, machine_filter
 from gymfloor.detector import Detector, DetectorConfig, warm_up
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.config import IngestConfig
 from gymfloor.ingest.journal import Checkpoint, Journal
 from gymfloor.ingest.lanes import Lanes
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
@@ -29,22 +29,6 @@ from gymfloor.mqtt import MqttOptions, new_client, start
 from gymfloor.storage import Changes, OperationalStore
 
 log = logging.getLogger("gymfloor.ingest")
-
-
-class IngestConfig(BaseModel):
-    client_id: str = Field(
-        "gymfloor-ingest",
-        description="MQTT client id; the broker keeps this id's session while ingest is away",
-    )
-    flush_interval_s: float = Field(0.2, gt=0, description="seconds between store writes")
-    checkpoint_interval_s: float = Field(
-        5.0, gt=0, description="seconds between checkpoints of the detector state"
-    )
-    sweep_interval_s: float = Field(30.0, gt=0, description="seconds between idle sweeps")
-    stats_interval_s: float = Field(60.0, gt=0, description="seconds between status log lines")
-    max_pending: int = Field(
-        50_000, ge=100, description="messages queued in memory before intake waits"
-    )
 
 
 @dataclass(frozen=True, slots=True)
