@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -94,7 +93,7 @@ class EdgeAgent:
             )
 
     def _add(self, frame: Frame) -> None:
-        per_batch = min(MAX_BATCH_SAMPLES, max(1, math.ceil(self.batch_interval_s * frame.hz)))
+        per_batch = min(MAX_BATCH_SAMPLES, max(1, round(self.batch_interval_s * frame.hz)))
         if self._pending is not None and not self._pending.continues(frame):
             self._send_batch()
         n, i = len(frame.sled_mm), 0

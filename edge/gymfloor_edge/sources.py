@@ -72,7 +72,7 @@ def simulated_driver(seed: int, machine_id: str, speed: float = 1.0) -> Scripted
 def _simulated_visits(rng: np.random.Generator, machine_id: str) -> Iterator[Frame | SessionChange]:
     hz = float(rng.choice((50.0, 100.0, 200.0)))
     sensors_only = Imperfections(lost=0.0, duplicated=0.0, restarts=0.0)
-    key = MachineKey("sim", machine_id)
+    key = MachineKey("sim", machine_id)  # the simulator writes topics; only channels are read back
     start = time.time()
     # One visit at a time, so memory stays small however long it runs; numbered from the start
     # time, so that sessions of another run against the same store get other ids.
