@@ -114,9 +114,7 @@ class Service:
         tb: TracebackType | None,
     ) -> None:
         if self.running:
-            assert self.process is not None
-            self.process.kill()
-            self.process.wait(10)
+            self.kill()
 
 
 class Mosquitto:
