@@ -1,5 +1,9 @@
-"""The operational store: rep reports, alerts, sessions and machine status."""
+"""The operational store: machines, members, sessions, rep reports, alerts and API tokens.
 
-from gymfloor.storage.store import Changes, MachineStatus, OperationalStore
+`store` holds the engine and ingest's writes; each resource has a module of reads for the API.
+"""
 
-__all__ = ["Changes", "MachineStatus", "OperationalStore"]
+from gymfloor.storage.changes import Changes, MachineStatus
+from gymfloor.storage.store import IngestStatus, OperationalStore
+
+__all__ = ["Changes", "IngestStatus", "MachineStatus", "OperationalStore"]

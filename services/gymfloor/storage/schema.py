@@ -1,10 +1,16 @@
-"""Tables of the operational store, in SQLAlchemy Core so SQLite or PostgreSQL can hold them."""
+"""Tables of the operational store, in SQLAlchemy Core so SQLite or PostgreSQL can hold them.
+
+The migrations in `storage/migrations` create exactly these tables; a test compares the two.
+Indexes follow the API's queries: each list is read newest first, by machine, member or time.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -27,16 +33,26 @@ machines = Table(
     Column("last_message_at", Float, nullable=False),
 )
 
+members = Table(
+    "members",
+    metadata,
+    Column("member_id", ID, primary_key=True),
+    Column("display_name", String(200)),
+    Column("created_at", Float, nullable=False),
+)
+
 sessions = Table(
     "sessions",
     metadata,
     Column("gym_id", ID, primary_key=True),
     Column("machine_id", ID, primary_key=True),
     Column("session_id", ID, primary_key=True),
-    Column("member_id", ID, index=True),
+    Column("member_id", ID),
     Column("t_start", Float, nullable=False),
     Column("t_end", Float),
     Column("load_kg", Float),
+    Index("ix_sessions_member_start", "member_id", "t_start"),
+    Index("ix_sessions_machine_start", "gym_id", "machine_id", "t_start"),
 )
 
 reps = Table(
@@ -45,21 +61,32 @@ reps = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("gym_id", ID, nullable=False),
     Column("machine_id", ID, nullable=False),
-    Column("session_id", ID, index=True),
-    Column("member_id", ID, index=True),
+    Column("session_id", ID),
+    Column("member_id", ID),
     Column("rep", Integer, nullable=False),
     Column("t_start", Float, nullable=False),
-    Column("t_end", Float, nullable=False, index=True),
-    Column("faults", String(128), nullable=False),  # comma-separated, for filtering
+    Column("t_end", Float, nullable=False),
+    # Copies of report fields, so that lists filter and sessions summarise in SQL.
+    Column("rom_mm", Float, nullable=False),
+    Column("eccentric_s", Float, nullable=False),
+    Column("min_lumbar_ratio", Float),
+    Column("lumbar_liftoff", Boolean, nullable=False),
+    Column("excessive_rom", Boolean, nullable=False),
+    Column("uncontrolled_descent", Boolean, nullable=False),
     Column("report", Text, nullable=False),  # the rep report exactly as served (contract §4)
     # A replayed journal re-derives reps that were already stored; this makes that harmless.
     UniqueConstraint("gym_id", "machine_id", "t_start", name="uq_reps_machine_start"),
+    Index("ix_reps_start", "t_start"),
+    Index("ix_reps_member_start", "member_id", "t_start"),
+    Index("ix_reps_session", "session_id"),
 )
 
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", String(64), primary_key=True),
+    # `seq` orders the feed and numbers the live stream's events; `id` is the alert's own.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
     Column("gym_id", ID, nullable=False),
     Column("machine_id", ID, nullable=False),
     Column("session_id", ID),
@@ -69,4 +96,38 @@ alerts = Table(
     Column("kind", String(64), nullable=False),
     Column("alert", Text, nullable=False),  # the alert exactly as published
     Column("acknowledged_at", Float),
+    Column("acknowledged_by", String(32)),  # the token id, so the feed shows who took it
+)
+
+acknowledgements = Table(
+    "acknowledgements",
+    metadata,
+    # The live stream reads acknowledgements in this order, so every board hears of each one.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("by", String(32), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),  # public: shown in lists, used to revoke
+    Column("secret_hash", String(64), nullable=False, unique=True),  # SHA-256 of the token
+    Column("role", String(16), nullable=False),  # member | staff | admin
+    Column("member_id", ID),  # set for the member role only
+    Column("label", String(200)),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
+ingest_status = Table(
+    "ingest_status",
+    metadata,
+    # One row per ingest instance, rewritten every few seconds: the API's /metrics and /readyz
+    # read the pipeline's health from here.
+    Column("instance", ID, primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("status", Text, nullable=False),  # JSON: counters, latency histogram, links
 )

@@ -1,64 +1,52 @@
-"""Data access for the operational store. Everything that reads or writes it goes through here.
+"""The operational store: its engine and schema, and what ingest writes to it.
 
-Writes come in `Changes`, one transaction each. Rep reports and alerts that are already stored
-are skipped, so writing the same outputs twice (as a journal replay does) stores them once.
+Everything that reads or writes the store goes through `gymfloor.storage`: this module for the
+engine and ingest's writes, one module per resource for the API's reads. Ingest's writes come in
+`Changes`, one transaction each. Rep reports and alerts that are already stored are skipped, so
+writing the same outputs twice (as a journal replay does) stores them once.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from gymfloor.contract import MachineKey, RepReport, SessionPayload, StaffAlert
-from gymfloor.storage import schema
+from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, StaffAlert
+from gymfloor.storage import migrate, schema
+from gymfloor.storage.changes import Changes, MachineStatus
+from gymfloor.storage.reps import RepFilter, all_reps
 
 
 @dataclass(frozen=True, slots=True)
-class MachineStatus:
-    state: str
-    state_since: float
-    last_message_at: float
-
-
-@dataclass(slots=True)
-class Changes:
-    """What the pipeline produced since the last write."""
-
-    reports: list[RepReport] = field(default_factory=list)
-    alerts: list[StaffAlert] = field(default_factory=list)
-    sessions: list[tuple[MachineKey, SessionPayload]] = field(default_factory=list)
-    machines: dict[MachineKey, MachineStatus] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.reports or self.alerts or self.sessions or self.machines)
-
-    def __str__(self) -> str:
-        return (
-            f"{len(self.reports)} reports, {len(self.alerts)} alerts, "
-            f"{len(self.sessions)} session events, {len(self.machines)} machine states"
-        )
-
-    def absorb(self, later: Changes) -> None:
-        """Add changes made after these, in order."""
-        self.reports += later.reports
-        self.alerts += later.alerts
-        self.sessions += later.sessions
-        self.machines.update(later.machines)
+class IngestStatus:
+    instance: str
+    started_at: float
+    updated_at: float
+    status: dict[str, Any]
 
 
 class OperationalStore:
     def __init__(self, url: str) -> None:
         self.engine = _engine(url)
-        schema.metadata.create_all(self.engine)
+        migrate.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def read(self) -> AbstractContextManager[Connection]:
+        return self.engine.connect()
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        return self.engine.begin()
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -75,6 +63,12 @@ class OperationalStore:
                 db.execute(
                     self._insert(schema.alerts).on_conflict_do_nothing(index_elements=["id"]),
                     [_alert_row(alert) for alert in changes.alerts],
+                )
+            members = {s.member_id for _, s in changes.sessions if s.member_id is not None}
+            if members:
+                db.execute(
+                    self._insert(schema.members).on_conflict_do_nothing(),
+                    [{"member_id": m, "created_at": time.time()} for m in sorted(members)],
                 )
             for key, session in changes.sessions:
                 db.execute(_session_statement(self._insert, key, session))
@@ -98,11 +92,36 @@ class OperationalStore:
     # -- reads -------------------------------------------------------------------------------
 
     def reports(self) -> Iterator[RepReport]:
-        """Every stored rep report, in the order they were stored."""
-        query = select(schema.reps.c.report).order_by(schema.reps.c.id)
+        """Every stored rep report, oldest first."""
+        with self.read() as db:
+            yield from all_reps(db, RepFilter())
+
+    def report_status(self, instance: str, started_at: float, status: dict[str, Any]) -> None:
+        """Record how an ingest instance is doing, for the API's /metrics and /readyz."""
+        upsert = self._insert(schema.ingest_status)
+        row = {
+            "instance": instance,
+            "started_at": started_at,
+            "updated_at": time.time(),
+            "status": json.dumps(status),
+        }
+        with self.engine.begin() as db:
+            db.execute(
+                upsert.values(row).on_conflict_do_update(
+                    index_elements=["instance"],
+                    set_={k: upsert.excluded[k] for k in ("started_at", "updated_at", "status")},
+                )
+            )
+
+    def ingest_statuses(self) -> list[IngestStatus]:
         with self.engine.connect() as db:
-            for (report,) in db.execute(query):
-                yield RepReport.model_validate_json(report)
+            rows = db.execute(
+                select(schema.ingest_status).order_by(schema.ingest_status.c.instance)
+            )
+            return [
+                IngestStatus(r.instance, r.started_at, r.updated_at, json.loads(r.status))
+                for r in rows
+            ]
 
     def alerts(self) -> list[StaffAlert]:
         query = select(schema.alerts.c.alert).order_by(schema.alerts.c.t)
@@ -154,6 +173,7 @@ def _engine(url: str) -> Engine:
 
 
 def _rep_row(report: RepReport) -> dict[str, Any]:
+    faults = set(report.faults)
     return {
         "gym_id": report.gym_id,
         "machine_id": report.machine_id,
@@ -162,7 +182,10 @@ def _rep_row(report: RepReport) -> dict[str, Any]:
         "rep": report.rep,
         "t_start": report.t_start,
         "t_end": report.t_end,
-        "faults": ",".join(report.faults),
+        "rom_mm": report.rom_mm,
+        "eccentric_s": report.eccentric_s,
+        "min_lumbar_ratio": report.min_lumbar_ratio,
+        **{fault.value: fault in faults for fault in Fault},
         "report": report.model_dump_json(),
     }
 

@@ -1,0 +1,34 @@
+"""Versioned schema migrations (Alembic), run when a store opens so an upgrade needs no step."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+SCRIPTS = "gymfloor.storage:migrations"
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision; nothing happens when it is there already."""
+    with engine.begin() as connection:
+        config = _config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def revisions(engine: Engine) -> tuple[str | None, str]:
+    """The store's revision and the newest one this version of gymfloor knows."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return current, head
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", SCRIPTS)
+    return config

@@ -1,0 +1,79 @@
+"""What the store hands back to its readers (the API serves these as they are)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gymfloor.contract import Fault, StaffAlert
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SessionSummary(_Record):
+    gym_id: str
+    machine_id: str
+    session_id: str
+    member_id: str | None
+    t_start: float
+    t_end: float | None = Field(description="null while the session is open")
+    load_kg: float | None
+    reps: int
+    faulty_reps: int
+    faults: dict[Fault, int] = Field(description="reps showing each fault")
+    mean_rom_mm: float | None
+    mean_eccentric_s: float | None
+    min_lumbar_ratio: float | None
+
+
+class OpenSession(_Record):
+    session_id: str
+    member_id: str | None
+    t_start: float
+    load_kg: float | None
+
+
+class MachineView(_Record):
+    gym_id: str
+    machine_id: str
+    state: str = Field(description="online or offline")
+    state_since: float
+    last_message_at: float
+    current_session: OpenSession | None
+
+
+class AlertRecord(StaffAlert):
+    """A staff alert as published, and whether someone has taken it."""
+
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = Field(None, description="id of the token that acknowledged")
+
+
+class Acknowledgement(_Record):
+    alert_id: str
+    at: float
+    by: str
+
+
+class Member(_Record):
+    member_id: str
+    display_name: str | None
+    created_at: float
+
+
+class TokenInfo(_Record):
+    id: str
+    role: Role
+    member_id: str | None
+    label: str | None
+    created_at: float
+    revoked_at: float | None

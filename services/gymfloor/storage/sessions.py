@@ -1,0 +1,119 @@
+"""Reading sessions: a member's list, one session, and the sessions before it (for trends)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, case, func, or_, select, tuple_
+
+from gymfloor.contract import Fault
+from gymfloor.storage import schema
+from gymfloor.storage.models import SessionSummary
+from gymfloor.storage.pagination import Page, keyset, page
+
+_sessions, _reps = schema.sessions, schema.reps
+_ORDER = (
+    _sessions.c.t_start,
+    _sessions.c.gym_id,
+    _sessions.c.machine_id,
+    _sessions.c.session_id,
+)
+
+
+def page_sessions(
+    db: Connection, member_id: str, cursor: str | None, limit: int
+) -> Page[SessionSummary]:
+    """A member's sessions, newest first."""
+    query = select(_sessions).where(_sessions.c.member_id == member_id)
+    rows = db.execute(keyset(query, _ORDER, cursor, limit)).all()
+    summaries = _summarise(db, rows[:limit])
+    return page(
+        rows,
+        limit,
+        lambda r: (r.t_start, r.gym_id, r.machine_id, r.session_id),
+        lambda r: summaries[_key(r)],
+    )
+
+
+def member_session(db: Connection, member_id: str, session_id: str) -> SessionSummary | None:
+    """One of the member's sessions; None when it is not theirs, as when it does not exist."""
+    query = (
+        select(_sessions)
+        .where(_sessions.c.member_id == member_id, _sessions.c.session_id == session_id)
+        .order_by(_sessions.c.t_start.desc())
+        .limit(1)
+    )
+    row = db.execute(query).first()
+    return None if row is None else _summarise(db, [row])[_key(row)]
+
+
+def sessions_before(db: Connection, session: SessionSummary, count: int) -> list[SessionSummary]:
+    """The member's `count` sessions before this one, newest first."""
+    query = (
+        select(_sessions)
+        .where(_sessions.c.member_id == session.member_id, _sessions.c.t_start < session.t_start)
+        .order_by(*(column.desc() for column in _ORDER))
+        .limit(count)
+    )
+    rows = db.execute(query).all()
+    summaries = _summarise(db, rows)
+    return [summaries[_key(row)] for row in rows]
+
+
+def _key(row: Any) -> tuple[str, str, str]:
+    return (row.gym_id, row.machine_id, row.session_id)
+
+
+def _summarise(
+    db: Connection, rows: Sequence[Row[Any]]
+) -> dict[tuple[str, str, str], SessionSummary]:
+    """Summaries of these sessions, from their reps, in one query."""
+    if not rows:
+        return {}
+    c = _reps.c
+    flags = [c[fault.value] for fault in Fault]
+    query = (
+        select(
+            c.gym_id,
+            c.machine_id,
+            c.session_id,
+            func.count().label("reps"),
+            _count_true(or_(*flags)).label("faulty_reps"),
+            *(_count_true(flag).label(flag.name) for flag in flags),
+            func.avg(c.rom_mm).label("mean_rom_mm"),
+            func.avg(c.eccentric_s).label("mean_eccentric_s"),
+            func.min(c.min_lumbar_ratio).label("min_lumbar_ratio"),
+        )
+        .where(
+            c.member_id == rows[0].member_id,
+            c.session_id.in_({row.session_id for row in rows}),
+            tuple_(c.gym_id, c.machine_id, c.session_id).in_([_key(row) for row in rows]),
+        )
+        .group_by(c.gym_id, c.machine_id, c.session_id)
+    )
+    totals = {_key(t): t for t in db.execute(query)}
+    summaries = {}
+    for row in rows:
+        t = totals.get(_key(row))
+        summaries[_key(row)] = SessionSummary(
+            gym_id=row.gym_id,
+            machine_id=row.machine_id,
+            session_id=row.session_id,
+            member_id=row.member_id,
+            t_start=row.t_start,
+            t_end=row.t_end,
+            load_kg=row.load_kg,
+            reps=t.reps if t else 0,
+            faulty_reps=t.faulty_reps if t else 0,
+            faults={fault: getattr(t, fault.value) if t else 0 for fault in Fault},
+            mean_rom_mm=t.mean_rom_mm if t else None,
+            mean_eccentric_s=t.mean_eccentric_s if t else None,
+            min_lumbar_ratio=t.min_lumbar_ratio if t else None,
+        )
+    return summaries
+
+
+def _count_true(condition: Any) -> Any:
+    # SUM over a boolean is not portable (PostgreSQL refuses it); over 0/1 it is.
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
