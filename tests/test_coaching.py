@@ -55,3 +55,11 @@ def test_lift_off_in_most_reps_recommends_a_professional() -> None:
     assert advice[-1] == coaching.SEE_A_PROFESSIONAL
     once = coaching.session_advice([rep(1, Fault.LUMBAR_LIFTOFF), rep(2), rep(3)])
     assert coaching.SEE_A_PROFESSIONAL not in once
+
+
+def test_lift_off_that_persists_across_sessions_recommends_a_professional() -> None:
+    reps = [rep(1, Fault.LUMBAR_LIFTOFF), rep(2), rep(3), rep(4)]
+    assert coaching.SEE_A_PROFESSIONAL not in coaching.session_advice(reps, 2)
+    assert coaching.session_advice(reps, 3)[-1] == coaching.SEE_A_PROFESSIONAL
+    clean = [rep(1), rep(2)]
+    assert coaching.session_advice(clean, 3) == []

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from gymfloor.contract import MachineKey
 from gymfloor.mqtt import MqttOptions
 from gymfloor_edge.agent import EdgeAgent
 from gymfloor_edge.outbox import Outbox
+from gymfloor_edge.simulator import Member, member_pool
 from gymfloor_edge.sources import simulated_driver
 from gymfloor_edge.uplink import Uplink
 
@@ -25,6 +27,7 @@ def simulated_agent(
     batch_interval_s: float = 0.1,
     speed: float = 1.0,
     outbox_max_messages: int = 200_000,
+    members: Sequence[Member] = (),
 ) -> EdgeAgent:
     uplink = Uplink(
         options,
@@ -32,7 +35,7 @@ def simulated_agent(
         Outbox(outbox, outbox_max_messages),
         machine=machine,
     )
-    driver = simulated_driver(seed, machine.machine_id, speed)
+    driver = simulated_driver(seed, machine.machine_id, speed, members)
     return EdgeAgent(machine, driver, uplink, batch_interval_s)
 
 
@@ -45,13 +48,20 @@ def run_fleet(
     outbox_dir: Path | None = None,
     batch_interval_s: float = 0.1,
     speed: float = 1.0,
+    members: int = 0,
 ) -> None:
-    """Run `machines` simulated leg presses (lp-01, lp-02, …) until `stopping` is set."""
+    """Run `machines` simulated leg presses (lp-01, lp-02, …) until `stopping` is set, visited
+    by `members` recurring members (0: every visit by a new one)."""
+    pool = member_pool(seed, members)
     agents = []
     for index in range(machines):
         key = MachineKey(gym_id, f"lp-{index + 1:02d}")
         outbox = outbox_dir / f"{key.machine_id}.outbox" if outbox_dir else None
-        agents.append(simulated_agent(options, key, seed + index, outbox, batch_interval_s, speed))
+        agents.append(
+            simulated_agent(
+                options, key, seed + index, outbox, batch_interval_s, speed, members=pool
+            )
+        )
     threads = [
         threading.Thread(target=agent.run, args=(stopping,), name=str(agent.machine))
         for agent in agents

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from gymfloor.contract import (
 )
 from gymfloor.contract.payloads import ContractError
 from gymfloor_edge.driver import Frame, SessionChange
-from gymfloor_edge.simulator import Imperfections, script_machine
+from gymfloor_edge.simulator import Imperfections, Member, script_machine
 from gymfloor_edge.simulator.transport import publish_machine
 
 
@@ -62,14 +62,19 @@ class ScriptedDriver:
         self._closed.set()
 
 
-def simulated_driver(seed: int, machine_id: str, speed: float = 1.0) -> ScriptedDriver:
+def simulated_driver(
+    seed: int, machine_id: str, speed: float = 1.0, members: Sequence[Member] = ()
+) -> ScriptedDriver:
     """A simulated machine with members coming and going, for as long as it runs (see
     gymfloor_edge.simulator). The agent owns the transport, so only the sensors' imperfections
-    are simulated."""
-    return ScriptedDriver(_simulated_visits(np.random.default_rng(seed), machine_id), speed)
+    are simulated. `members`: who may visit; with none, every visit is by a new member."""
+    visits = _simulated_visits(np.random.default_rng(seed), machine_id, members)
+    return ScriptedDriver(visits, speed)
 
 
-def _simulated_visits(rng: np.random.Generator, machine_id: str) -> Iterator[Frame | SessionChange]:
+def _simulated_visits(
+    rng: np.random.Generator, machine_id: str, members: Sequence[Member]
+) -> Iterator[Frame | SessionChange]:
     hz = float(rng.choice((50.0, 100.0, 200.0)))
     sensors_only = Imperfections(lost=0.0, duplicated=0.0, restarts=0.0)
     key = MachineKey("sim", machine_id)  # the simulator writes topics; only channels are read back
@@ -77,7 +82,9 @@ def _simulated_visits(rng: np.random.Generator, machine_id: str) -> Iterator[Fra
     # One visit at a time, so memory stays small however long it runs; numbered from the start
     # time, so that sessions of another run against the same store get other ids.
     for visit in itertools.count(int(start)):
-        script = script_machine(rng, machine_id, start, visits=1, first_visit=visit)
+        script = script_machine(
+            rng, machine_id, start, visits=1, first_visit=visit, members=members
+        )
         messages = publish_machine(rng, key, script, start, hz, 0.1, sensors_only)
         messages.sort(key=lambda m: m.t)
         yield from _readings((m.topic, m.payload) for m in messages)

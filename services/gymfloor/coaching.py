@@ -51,10 +51,15 @@ LIGHTER_WHEN_FAULTY_SHARE = 0.5
 """Faults in at least this share of a session's reps: the load is too heavy to move well."""
 PROFESSIONAL_WHEN_LIFTOFF_SHARE = 0.5
 """Lift-off in at least this share of a session's reps: it is a pattern, not a slip."""
+PROFESSIONAL_AFTER_LIFTOFF_SESSIONS = 3
+"""Lift-off in this many sessions in a row: it persists, whatever the share in each."""
 
 
-def session_advice(reports: Sequence[RepReport]) -> list[str]:
-    """What to tell a member after a session, most specific first; nothing after clean reps."""
+def session_advice(reports: Sequence[RepReport], liftoff_sessions_in_a_row: int = 1) -> list[str]:
+    """What to tell a member after a session, most specific first; nothing after clean reps.
+
+    `liftoff_sessions_in_a_row` counts this session and the member's sessions just before it
+    that all showed lift-off."""
     if not reports:
         return []
     seen = {fault for report in reports for fault in report.faults}
@@ -67,6 +72,7 @@ def session_advice(reports: Sequence[RepReport]) -> list[str]:
     if sum(bool(r.faults) for r in reports) >= LIGHTER_WHEN_FAULTY_SHARE * len(reports):
         advice.append(LIGHTER)
     liftoffs = sum(Fault.LUMBAR_LIFTOFF in r.faults for r in reports)
-    if liftoffs >= PROFESSIONAL_WHEN_LIFTOFF_SHARE * len(reports):
+    persists = liftoffs and liftoff_sessions_in_a_row >= PROFESSIONAL_AFTER_LIFTOFF_SESSIONS
+    if liftoffs >= PROFESSIONAL_WHEN_LIFTOFF_SHARE * len(reports) or persists:
         advice.append(SEE_A_PROFESSIONAL)
     return advice

@@ -45,3 +45,5 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every start at INFO; the store logs the one line that matters, upgrades.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

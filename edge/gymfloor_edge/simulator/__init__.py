@@ -11,10 +11,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gymfloor.contract import MachineKey
+from gymfloor_edge.simulator.members import Member, member_pool
 from gymfloor_edge.simulator.scenario import LabelledRep, script_machine
 from gymfloor_edge.simulator.transport import Imperfections, Published, publish_machine
 
-__all__ = ["Imperfections", "LabelledRep", "Published", "Simulation", "SimulationPlan", "simulate"]
+__all__ = [
+    "Imperfections",
+    "LabelledRep",
+    "Member",
+    "Published",
+    "Simulation",
+    "SimulationPlan",
+    "member_pool",
+    "simulate",
+]
 
 DEFAULT_START = 1_764_064_800.0
 
@@ -34,6 +44,8 @@ class SimulationPlan:
     start: float = DEFAULT_START
     rates_hz: tuple[float, ...] = (50.0, 100.0, 200.0)
     batch_s: float = 0.1
+    members: int = 0
+    """Members who come back, visit after visit; 0: every visit is by a new member."""
     imperfections: Imperfections = field(default_factory=Imperfections)
 
 
@@ -41,9 +53,10 @@ def simulate(plan: SimulationPlan) -> Simulation:
     rng = np.random.default_rng(plan.seed)
     messages: list[Published] = []
     labels: list[LabelledRep] = []
+    pool = member_pool(plan.seed, plan.members)
     for index in range(plan.machines):
         machine_id = f"lp-{index + 1:02d}"
-        script = script_machine(rng, machine_id, plan.start, plan.visits)
+        script = script_machine(rng, machine_id, plan.start, plan.visits, members=pool)
         hz = float(rng.choice(plan.rates_hz))
         key = MachineKey(plan.gym_id, machine_id)
         messages += publish_machine(

@@ -56,6 +56,12 @@ STYLE_WEIGHTS = {
 }
 
 
+def member_pool(seed: int, count: int) -> list[Member]:
+    """Members who come back: ids m-0001, m-0002, …, each with the same build on every visit."""
+    rng = np.random.default_rng([seed, count])  # apart from the visits' own random stream
+    return [random_member(rng, f"m-{index + 1:04d}") for index in range(count)]
+
+
 def random_member(rng: np.random.Generator, member_id: str) -> Member:
     travel = rng.uniform(220.0, 420.0)
     return Member(

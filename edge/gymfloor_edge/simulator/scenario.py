@@ -4,6 +4,7 @@ timeline, its session events and the ground truth of every rep."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,7 +79,9 @@ def script_machine(
     visits: int,
     sets: tuple[int, int] = (1, 3),
     first_visit: int = 0,
+    members: Sequence[Member] = (),
 ) -> MachineScript:
+    """`members`: who may visit; with none, every visit is by a new member."""
     rest_mm = float(rng.uniform(0.0, 10.0))
     script = MachineScript(
         machine_id, Timeline([], [], [], rest_mm), bool(rng.random() < 0.7), sacral_kpa=[]
@@ -87,7 +90,10 @@ def script_machine(
     t = t0 + rng.uniform(1.0, 5.0)
     anonymous_reps = 0
     for visit in range(first_visit, first_visit + visits):
-        member = random_member(rng, f"m-{machine_id}-{visit}")
+        if members:
+            member = members[int(rng.integers(len(members)))]
+        else:
+            member = random_member(rng, f"m-{machine_id}-{visit}")
         checked_in = rng.random() < 0.8
         session_id = f"s-{machine_id}-{visit}" if checked_in else None
         load = float(rng.choice([60, 80, 100, 120, 140, 160, 200]))

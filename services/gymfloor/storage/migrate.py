@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+log = logging.getLogger("gymfloor.storage")
+
 SCRIPTS = "gymfloor.storage:migrations"
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision; nothing happens when it is there already."""
+    current, head = revisions(engine)
+    if current == head:
+        return
     with engine.begin() as connection:
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    log.info("store schema upgraded from revision %s to %s", current or "none", head)
 
 
 def revisions(engine: Engine) -> tuple[str | None, str]:

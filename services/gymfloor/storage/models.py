@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,3 +78,39 @@ class TokenInfo(_Record):
     label: str | None
     created_at: float
     revoked_at: float | None
+
+
+LATENCY_BOUNDS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class LatencyHistogram(BaseModel):
+    """Counts of latencies per bucket: `counts[i]` ≤ `bounds[i]`, the last one above them all."""
+
+    bounds: tuple[float, ...] = LATENCY_BOUNDS_S
+    counts: list[int] = Field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_S) + 1))
+    sum: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.sum += seconds
+
+
+class TimeseriesHealth(BaseModel):
+    reachable: bool
+    backlog_points: int = Field(description="points spooled on disk and not yet written")
+    points_written: int
+    write_errors: int
+    last_error: str | None
+
+
+class IngestHealth(BaseModel):
+    """What an ingest instance reports every few seconds (table `ingest_status`)."""
+
+    counters: dict[str, int] = Field(description="totals since the instance started")
+    queued: int
+    machines: int
+    broker_connected: bool
+    detection_latency: LatencyHistogram = Field(
+        description="from a telemetry batch's arrival to the feedback or report it caused"
+    )
+    timeseries: TimeseriesHealth | None = Field(description="null when no InfluxDB is set up")

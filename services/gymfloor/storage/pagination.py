@@ -11,9 +11,9 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,10 +27,11 @@ class CursorError(ValueError):
     """A cursor that this list did not hand out."""
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class Page(BaseModel, Generic[T]):
     items: list[T]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
 
 
 def keyset(
@@ -54,7 +55,9 @@ def page(
 ) -> Page[T]:
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page([item(row) for row in rows], encode(key(rows[-1])) if more else None)
+    return Page(
+        items=[item(row) for row in rows], next_cursor=encode(key(rows[-1])) if more else None
+    )
 
 
 def encode(key: Key) -> str:

@@ -8,7 +8,6 @@ writing the same outputs twice (as a journal replay does) stores them once.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -23,6 +22,7 @@ from sqlalchemy.engine import make_url
 from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, StaffAlert
 from gymfloor.storage import migrate, schema
 from gymfloor.storage.changes import Changes, MachineStatus
+from gymfloor.storage.models import IngestHealth
 from gymfloor.storage.reps import RepFilter, all_reps
 
 
@@ -31,7 +31,7 @@ class IngestStatus:
     instance: str
     started_at: float
     updated_at: float
-    status: dict[str, Any]
+    health: IngestHealth
 
 
 class OperationalStore:
@@ -96,14 +96,14 @@ class OperationalStore:
         with self.read() as db:
             yield from all_reps(db, RepFilter())
 
-    def report_status(self, instance: str, started_at: float, status: dict[str, Any]) -> None:
+    def report_status(self, instance: str, started_at: float, health: IngestHealth) -> None:
         """Record how an ingest instance is doing, for the API's /metrics and /readyz."""
         upsert = self._insert(schema.ingest_status)
         row = {
             "instance": instance,
             "started_at": started_at,
             "updated_at": time.time(),
-            "status": json.dumps(status),
+            "status": health.model_dump_json(),
         }
         with self.engine.begin() as db:
             db.execute(
@@ -119,7 +119,12 @@ class OperationalStore:
                 select(schema.ingest_status).order_by(schema.ingest_status.c.instance)
             )
             return [
-                IngestStatus(r.instance, r.started_at, r.updated_at, json.loads(r.status))
+                IngestStatus(
+                    r.instance,
+                    r.started_at,
+                    r.updated_at,
+                    IngestHealth.model_validate_json(r.status),
+                )
                 for r in rows
             ]
 

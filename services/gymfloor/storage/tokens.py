@@ -73,5 +73,11 @@ def page_tokens(db: Connection, cursor: str | None, limit: int) -> Page[TokenInf
     )
 
 
+def token_id_of(id_or_token: str) -> str:
+    """A token's id, given the id or the whole token."""
+    parts = id_or_token.split("_")
+    return parts[1] if len(parts) >= 3 and parts[0] == PREFIX else id_or_token
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""The HTTP API: members, staff and admin over the operational store."""

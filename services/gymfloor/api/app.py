@@ -1,0 +1,42 @@
+"""The API application: members read their reports, staff the floor, admins manage access.
+
+create_app(store) → FastAPI: routers under /v1 (one per resource), /healthz, /readyz, /metrics
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+
+from gymfloor.api.config import ApiConfig
+from gymfloor.api.metrics import IngestCollector, RequestMetrics
+from gymfloor.api.routers import alerts, machines, me, members, ops, reps, tokens
+from gymfloor.storage import OperationalStore
+from gymfloor.storage.pagination import CursorError
+
+DESCRIPTION = """
+Rep reports, sessions and coaching for members; the floor's reps, machines and staff alerts
+for staff; members and tokens for admins.
+
+Every `/v1` call needs `Authorization: Bearer <token>`, from `gymfloor tokens issue`. Lists
+are paged: pass a page's `next_cursor` as `cursor` to get the next one.
+"""
+
+
+def create_app(store: OperationalStore, config: ApiConfig | None = None) -> FastAPI:
+    config = config or ApiConfig()
+    app = FastAPI(title="gymfloor", version="1", description=DESCRIPTION)
+    app.state.store = store
+    app.state.config = config
+    app.state.registry = registry = CollectorRegistry()
+    registry.register(IngestCollector(store, config.ingest_stale_s))
+    app.middleware("http")(RequestMetrics(registry))
+    for module in (me, reps, alerts, machines, members, tokens, ops):
+        app.include_router(module.router)
+    app.add_exception_handler(CursorError, _bad_cursor)
+    return app
+
+
+async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)

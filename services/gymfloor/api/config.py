@@ -1,0 +1,17 @@
+"""Settings of the API server, apart from the server so that reading them is cheap."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ApiConfig(BaseModel):
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for every one)")
+    port: int = Field(8000, ge=1, le=65535)
+    stream_poll_s: float = Field(
+        0.5, gt=0, le=10, description="seconds between looks for new alerts for the live stream"
+    )
+    access_log: bool = Field(False, description="log every request")
+    ingest_stale_s: float = Field(
+        30.0, gt=0, description="an ingest status older than this means ingest is not running"
+    )

@@ -1,0 +1,85 @@
+"""What the routes share: the store, the caller's token, and the paging parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
+
+from gymfloor.api.config import ApiConfig
+from gymfloor.storage import OperationalStore
+from gymfloor.storage.models import Role, TokenInfo
+from gymfloor.storage.pagination import MAX_LIMIT
+from gymfloor.storage.tokens import authenticate
+
+
+def get_store(request: Request) -> OperationalStore:
+    store: OperationalStore = request.app.state.store
+    return store
+
+
+def get_config(request: Request) -> ApiConfig:
+    config: ApiConfig = request.app.state.config
+    return config
+
+
+def read_db(store: Annotated[OperationalStore, Depends(get_store)]) -> Iterator[Connection]:
+    with store.read() as db:
+        yield db
+
+
+def write_db(store: Annotated[OperationalStore, Depends(get_store)]) -> Iterator[Connection]:
+    with store.transaction() as db:
+        yield db
+
+
+ReadDb = Annotated[Connection, Depends(read_db)]
+WriteDb = Annotated[Connection, Depends(write_db)]
+
+# auto_error=False: a missing token is a 401 with a reason, not FastAPI's bare 403.
+_bearer = HTTPBearer(auto_error=False, description="a token from `gymfloor tokens issue`")
+
+
+def _token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    store: Annotated[OperationalStore, Depends(get_store)],
+) -> TokenInfo:
+    if credentials is None:
+        raise _unauthorised("a bearer token is required")
+    with store.read() as db:
+        token = authenticate(db, credentials.credentials)
+    if token is None:
+        raise _unauthorised("the token is unknown or revoked")
+    return token
+
+
+def _unauthorised(reason: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _role(*allowed: Role) -> object:
+    def check(token: Annotated[TokenInfo, Depends(_token)]) -> TokenInfo:
+        if token.role not in allowed:
+            names = " or ".join(role.value for role in allowed)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs a {names} token")
+        return token
+
+    return Depends(check)
+
+
+# Admins can do whatever staff can; members only see their own data, under /v1/me.
+MemberToken = Annotated[TokenInfo, _role(Role.MEMBER)]
+StaffToken = Annotated[TokenInfo, _role(Role.STAFF, Role.ADMIN)]
+AdminToken = Annotated[TokenInfo, _role(Role.ADMIN)]
+
+Cursor = Annotated[
+    str | None, Query(description="`next_cursor` of the previous page; omit for the first")
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
+Since = Annotated[float | None, Query(description="from this time on (Unix seconds)")]
+Until = Annotated[float | None, Query(description="before this time (Unix seconds)")]

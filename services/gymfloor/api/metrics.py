@@ -1,0 +1,133 @@
+"""Prometheus metrics: the API's own requests, and each ingest instance's counters as it last
+reported them to the store (ingest has no HTTP server; the store is where the two meet)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+
+from gymfloor.storage import IngestStatus, OperationalStore
+
+INGEST_COUNTERS = {
+    "messages": "messages accepted from the broker",
+    "rejected": "messages rejected as malformed or not in the contract",
+    "reps": "rep reports produced",
+    "alerts": "staff alerts raised",
+    "feedback": "feedback cues sent to machines",
+    "store_errors": "failed writes to the operational store (retried)",
+    "journal_errors": "messages that could not be journalled",
+    "internal_errors": "messages that met a bug",
+}
+
+
+class IngestCollector(Collector):
+    def __init__(self, store: OperationalStore, stale_after_s: float) -> None:
+        self.store = store
+        self.stale_after_s = stale_after_s
+
+    def collect(self) -> Iterator[Metric]:
+        statuses = self.store.ingest_statuses()
+        up = GaugeMetricFamily(
+            "gymfloor_ingest_up", "1 while the ingest instance reports in", labels=["instance"]
+        )
+        for status in statuses:
+            up.add_metric([status.instance], float(fresh(status, self.stale_after_s)))
+        yield up
+        for name, help_text in INGEST_COUNTERS.items():
+            family = CounterMetricFamily(f"gymfloor_ingest_{name}", help_text, labels=["instance"])
+            for status in statuses:
+                family.add_metric([status.instance], status.health.counters.get(name, 0))
+            yield family
+        yield from self._gauges(statuses)
+        yield self._latency(statuses)
+
+    def _gauges(self, statuses: list[IngestStatus]) -> Iterator[Metric]:
+        gauges = {
+            "gymfloor_ingest_queued": ("messages waiting to be processed", lambda h: h.queued),
+            "gymfloor_ingest_machines": ("machines with detector state", lambda h: h.machines),
+            "gymfloor_broker_connected": (
+                "1 while ingest is connected to the MQTT broker",
+                lambda h: float(h.broker_connected),
+            ),
+            "gymfloor_influx_backlog_points": (
+                "time-series points spooled on disk, not yet in InfluxDB",
+                lambda h: h.timeseries.backlog_points if h.timeseries else 0,
+            ),
+            "gymfloor_influx_reachable": (
+                "1 while InfluxDB accepts writes",
+                lambda h: float(h.timeseries.reachable) if h.timeseries else 0,
+            ),
+        }
+        for name, (help_text, value) in gauges.items():
+            family = GaugeMetricFamily(name, help_text, labels=["instance"])
+            for status in statuses:
+                family.add_metric([status.instance], value(status.health))
+            yield family
+
+    def _latency(self, statuses: list[IngestStatus]) -> Metric:
+        family = HistogramMetricFamily(
+            "gymfloor_detection_latency_seconds",
+            "from a telemetry batch's arrival at ingest to the feedback or rep report it caused",
+            labels=["instance"],
+        )
+        for status in statuses:
+            latency = status.health.detection_latency
+            cumulative, buckets = 0, []
+            for bound, count in zip([*latency.bounds, float("inf")], latency.counts, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
+            family.add_metric([status.instance], buckets, latency.sum)
+        return family
+
+
+def fresh(status: IngestStatus, stale_after_s: float) -> bool:
+    return time.time() - status.updated_at <= stale_after_s
+
+
+class RequestMetrics:
+    """Requests by route template (not raw path, which would make a series per id)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "gymfloor_api_requests",
+            "API requests answered",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "gymfloor_api_request_duration_seconds",
+            "time to answer an API request (streams excluded)",
+            ["route"],
+            registry=registry,
+        )
+
+    async def __call__(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = _route_of(request)
+        self.requests.labels(request.method, route, str(response.status_code)).inc()
+        if response.media_type != "text/event-stream":
+            self.duration.labels(route).observe(time.perf_counter() - started)
+        return response
+
+
+def _route_of(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "other"))
+    return "unmatched"

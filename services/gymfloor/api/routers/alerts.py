@@ -1,0 +1,137 @@
+"""The staff alert feed: the list, acknowledging, and a live stream over Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from gymfloor.api.config import ApiConfig
+from gymfloor.api.deps import (
+    Cursor,
+    Limit,
+    ReadDb,
+    Since,
+    StaffToken,
+    WriteDb,
+    get_config,
+    get_store,
+)
+from gymfloor.contract import Severity
+from gymfloor.storage import OperationalStore
+from gymfloor.storage.alerts import (
+    AlertFilter,
+    FeedPosition,
+    acknowledge,
+    feed_after,
+    feed_end,
+    page_alerts,
+)
+from gymfloor.storage.models import Acknowledgement, AlertRecord
+from gymfloor.storage.pagination import Page
+
+router = APIRouter(prefix="/v1/alerts", tags=["staff"])
+
+Id = Annotated[str | None, Query(max_length=128)]
+EVENT_ID = re.compile(r"(\d{1,18})\.(\d{1,18})")
+RECONNECT_MS = 2000
+BATCH = 200
+
+
+@router.get("", response_model=Page[AlertRecord])
+def alerts(
+    token: StaffToken,
+    db: ReadDb,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    gym_id: Id = None,
+    machine_id: Id = None,
+    severity: Severity | None = None,
+    acknowledged: Annotated[
+        bool | None, Query(description="true: only taken ones; false: only open ones")
+    ] = None,
+    since: Since = None,
+) -> Page[AlertRecord]:
+    """Alerts, newest first."""
+    where = AlertFilter(gym_id, machine_id, severity, acknowledged, since)
+    return page_alerts(db, where, cursor, limit)
+
+
+@router.post(
+    "/{alert_id}/acknowledge",
+    response_model=AlertRecord,
+    responses={404: {"description": "no such alert"}},
+)
+def acknowledge_alert(
+    token: StaffToken, db: WriteDb, alert_id: Annotated[str, Path(max_length=64)]
+) -> AlertRecord:
+    """Someone is on it. Acknowledging again keeps the first acknowledgement."""
+    record = acknowledge(db, alert_id, token.id, time.time())
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+    return record
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream(
+    token: StaffToken,
+    store: Annotated[OperationalStore, Depends(get_store)],
+    config: Annotated[ApiConfig, Depends(get_config)],
+    gym_id: Id = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="the id of the last event received; the stream resumes after it"),
+    ] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """New alerts (event `alert`) and acknowledgements (event `acknowledged`) as they happen.
+
+    Each event's id is a position in the feed: a client that reconnects with it in
+    `Last-Event-ID`, as browsers do on their own, misses nothing."""
+    resumed = _position(last_event_id)
+    position = resumed if resumed is not None else await run_in_threadpool(_end, store)
+    yield ServerSentEvent(comment="connected", retry=RECONNECT_MS)
+    while True:
+        new_alerts, acks = await run_in_threadpool(_after, store, position)
+        for seq, alert in new_alerts:
+            position = FeedPosition(seq, position.ack_seq)
+            if gym_id is None or alert.gym_id == gym_id:
+                yield ServerSentEvent(data=alert, event="alert", id=_event_id(position))
+        for seq, ack in acks:
+            position = FeedPosition(position.alert_seq, seq)
+            yield ServerSentEvent(data=ack, event="acknowledged", id=_event_id(position))
+        if len(new_alerts) < BATCH and len(acks) < BATCH:
+            await asyncio.sleep(config.stream_poll_s)
+
+
+def _position(last_event_id: str | None) -> FeedPosition | None:
+    if last_event_id is None:
+        return None
+    match = EVENT_ID.fullmatch(last_event_id)
+    if match is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Last-Event-ID must be an event id this stream sent, such as 12.3",
+        )
+    return FeedPosition(int(match[1]), int(match[2]))
+
+
+def _event_id(position: FeedPosition) -> str:
+    return f"{position.alert_seq}.{position.ack_seq}"
+
+
+def _end(store: OperationalStore) -> FeedPosition:
+    with store.read() as db:
+        return feed_end(db)
+
+
+def _after(
+    store: OperationalStore, position: FeedPosition
+) -> tuple[list[tuple[int, AlertRecord]], list[tuple[int, Acknowledgement]]]:
+    with store.read() as db:
+        return feed_after(db, position, BATCH)

@@ -1,0 +1,136 @@
+"""A member's own data: their reps, their sessions and each session's report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.responses import StreamingResponse
+
+from gymfloor.api.deps import Cursor, Limit, MemberToken, ReadDb, Since, Until
+from gymfloor.api.session_report import EARLIER_SESSIONS, SessionReport, session_report
+from gymfloor.contract import Fault, RepReport
+from gymfloor.storage.members import get_member
+from gymfloor.storage.models import Member, SessionSummary
+from gymfloor.storage.pagination import Page
+from gymfloor.storage.reps import RepFilter, all_reps, page_reps
+from gymfloor.storage.sessions import member_session, page_sessions, sessions_before
+
+router = APIRouter(prefix="/v1/me", tags=["member"])
+
+SessionId = Annotated[str, Path(min_length=1, max_length=128)]
+CSV_COLUMNS = [
+    "gym_id",
+    "machine_id",
+    "session_id",
+    "rep",
+    "t_start",
+    "t_bottom",
+    "t_end",
+    "rom_mm",
+    "eccentric_s",
+    "concentric_s",
+    "min_lumbar_ratio",
+    "faults",
+    "load_kg",
+]
+
+
+@router.get("", response_model=Member)
+def me(token: MemberToken, db: ReadDb) -> Member:
+    """The member the token belongs to."""
+    assert token.member_id is not None
+    member = get_member(db, token.member_id)
+    if member is None:  # the member was never registered, only their token was issued
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member")
+    return member
+
+
+@router.get("/reps", response_model=Page[RepReport])
+def my_reps(
+    token: MemberToken,
+    db: ReadDb,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    since: Since = None,
+    until: Until = None,
+    fault: Fault | None = None,
+) -> Page[RepReport]:
+    """The member's reps, newest first."""
+    where = RepFilter(
+        member_id=token.member_id, session_id=session_id, since=since, until=until, fault=fault
+    )
+    return page_reps(db, where, cursor, limit)
+
+
+@router.get(
+    "/reps.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "one row per rep"}},
+)
+def my_reps_csv(
+    token: MemberToken,
+    db: ReadDb,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    since: Since = None,
+    until: Until = None,
+) -> StreamingResponse:
+    """Every rep of the member (or of one session, or a time range), oldest first, as CSV."""
+    where = RepFilter(member_id=token.member_id, session_id=session_id, since=since, until=until)
+    # Read now: the connection is gone by the time the response streams.
+    rows = list(all_reps(db, where))
+    return StreamingResponse(
+        _csv(rows),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="reps.csv"'},
+    )
+
+
+@router.get("/sessions", response_model=Page[SessionSummary])
+def my_sessions(
+    token: MemberToken, db: ReadDb, cursor: Cursor = None, limit: Limit = 20
+) -> Page[SessionSummary]:
+    """The member's sessions, newest first, each with its totals."""
+    assert token.member_id is not None
+    return page_sessions(db, token.member_id, cursor, limit)
+
+
+@router.get(
+    "/sessions/{session_id}",
+    response_model=SessionReport,
+    responses={404: {"description": "no such session among the member's own"}},
+)
+def my_session(token: MemberToken, db: ReadDb, session_id: SessionId) -> SessionReport:
+    """One session: its reps, faults and metrics, the trend against earlier sessions, and
+    coaching."""
+    assert token.member_id is not None
+    session = member_session(db, token.member_id, session_id)
+    if session is None:  # someone else's session is not found either: ids reveal nothing
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
+    where = RepFilter(
+        gym_id=session.gym_id,
+        machine_id=session.machine_id,
+        member_id=token.member_id,
+        session_id=session_id,
+    )
+    reps = list(all_reps(db, where))
+    return session_report(session, reps, sessions_before(db, session, EARLIER_SESSIONS))
+
+
+def _csv(reps: list[RepReport]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for report in reps:
+        row = report.model_dump()
+        row["faults"] = " ".join(report.faults)
+        writer.writerow(row)
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

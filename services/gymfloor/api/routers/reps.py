@@ -1,0 +1,35 @@
+"""Rep reports for staff: the whole floor, filtered by machine, member, session, time or fault."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from gymfloor.api.deps import Cursor, Limit, ReadDb, Since, StaffToken, Until
+from gymfloor.contract import Fault, RepReport
+from gymfloor.storage.pagination import Page
+from gymfloor.storage.reps import RepFilter, page_reps
+
+router = APIRouter(prefix="/v1/reps", tags=["staff"])
+
+Id = Annotated[str | None, Query(max_length=128)]
+
+
+@router.get("", response_model=Page[RepReport])
+def reps(
+    token: StaffToken,
+    db: ReadDb,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    gym_id: Id = None,
+    machine_id: Id = None,
+    member_id: Id = None,
+    session_id: Id = None,
+    since: Since = None,
+    until: Until = None,
+    fault: Fault | None = None,
+) -> Page[RepReport]:
+    """Reps, newest first."""
+    where = RepFilter(gym_id, machine_id, member_id, session_id, since, until, fault)
+    return page_reps(db, where, cursor, limit)
