@@ -1,12 +1,15 @@
-"""Real processes for the tests: the `gymfloor` command, and Mosquitto brokers of their own.
+"""Real processes for the tests: the `gymfloor` command, and Mosquitto brokers and InfluxDB
+servers of their own.
 
-Each broker runs on a free port with its own configuration, persistence directory and, when a
-test asks, password file and ACL, so tests never touch a broker the machine already runs.
+Each server runs on a free port with its own configuration and data directory (and, when a test
+asks, password file and ACL), so tests never touch a server the machine already runs.
 """
 
 from __future__ import annotations
 
 import getpass
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -15,13 +18,23 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+from gymfloor.storage import OperationalStore
 
 GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+INFLUXD = shutil.which("influxd") or "/usr/bin/influxd"
+
+Report = dict[str, Any]
 
 
 def gymfloor(
@@ -117,6 +130,47 @@ class Service:
             self.kill()
 
 
+def ingest(broker: Mosquitto, data_dir: Path, **env: str) -> Service:
+    return Service(
+        "ingest",
+        env={
+            "GYMFLOOR_MQTT_URL": broker.url,
+            "GYMFLOOR_DATA_DIR": str(data_dir),
+            "GYMFLOOR_INGEST__CHECKPOINT_INTERVAL_S": "1",
+            **env,
+        },
+    )
+
+
+def replay(broker: Mosquitto, recording: Path, speed: float = 0.0) -> Service:
+    return Service(
+        "replay", str(recording), "--speed", str(speed), env={"GYMFLOOR_MQTT_URL": broker.url}
+    )
+
+
+def recording_span(recording: Path) -> float:
+    times = [json.loads(line)["received_at"] for line in recording.read_text().splitlines()]
+    return max(times) - min(times)
+
+
+def canonical(reports: list[Report]) -> list[Report]:
+    return sorted(reports, key=lambda r: (r["gym_id"], r["machine_id"], r["t_start"]))
+
+
+def stored_count(data_dir: Path) -> int:
+    store = OperationalStore(f"sqlite:///{data_dir / 'gymfloor.db'}")
+    try:
+        return sum(1 for _ in store.reports())
+    finally:
+        store.close()
+
+
+def exported(data_dir: Path) -> list[Report]:
+    done = gymfloor("reps", "export", "--data-dir", str(data_dir))
+    assert done.returncode == 0, done.stderr
+    return canonical([json.loads(line) for line in done.stdout.splitlines()])
+
+
 class Mosquitto:
     def __init__(
         self,
@@ -188,6 +242,185 @@ class Mosquitto:
             return False
 
     def __enter__(self) -> Mosquitto:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class InfluxDB:
+    """A real InfluxDB 1.x (Debian's is 1.6.7), without authentication; `InfluxForwarder` gives
+    it the /api/v2/write endpoint that gymfloor writes to."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config = directory / "influxdb.conf"
+        self.config.write_text(
+            f"""\
+reporting-disabled = true
+bind-address = "127.0.0.1:{free_port()}"
+[meta]
+  dir = "{directory / "meta"}"
+[data]
+  dir = "{directory / "data"}"
+  wal-dir = "{directory / "wal"}"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  auth-enabled = false
+  log-enabled = false
+[logging]
+  level = "warn"
+"""
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> InfluxDB:
+        self.process = subprocess.Popen(
+            [INFLUXD, "-config", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.directory / "influxd.log", "ab"),  # noqa: SIM115
+        )
+        wait_until(self._answering, 30.0, f"influxd on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+    def kill(self) -> None:
+        """SIGKILL; what it acknowledged is in its write-ahead log already."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def query(self, influxql: str, db: str | None = None) -> list[dict[str, Any]]:
+        """The rows of the first statement's result, each with its series' tags; times in ns."""
+        form = {"q": influxql, "epoch": "ns", **({"db": db} if db else {})}
+        request = urllib.request.Request(
+            f"{self.url}/query", data=urllib.parse.urlencode(form).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            result = json.load(response)["results"][0]
+        if "error" in result:
+            raise AssertionError(f"{influxql}: {result['error']}")
+        return [
+            {**series.get("tags", {}), **dict(zip(series["columns"], values, strict=True))}
+            for series in result.get("series", [])
+            for values in series["values"]
+        ]
+
+    def _answering(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError((self.directory / "influxd.log").read_text())
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as response:
+                return bool(response.status == 204)
+        except OSError:
+            return False
+
+    def __enter__(self) -> InfluxDB:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+PRECISIONS = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}
+
+
+class InfluxForwarder:
+    """For the tests only: InfluxDB 1.8's own /api/v2/write, in front of Debian's InfluxDB 1.6.7,
+    which predates it. Mapped as 1.8 maps it: bucket "db/rp" is database and retention policy,
+    "db" the database with its default policy, org is ignored, precision ns/us/ms/s becomes
+    n/u/ms/s. The body (gzip too), Authorization and the answer pass through unchanged; with the
+    server down the answer is 503, as from a proxy. GET /ping and /health pass through too."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> InfluxForwarder:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        upstream = self.upstream
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                path, _, query = self.path.partition("?")
+                if path != "/api/v2/write":
+                    return self._answer(404, {}, b'{"error": "not found"}')
+                params = urllib.parse.parse_qs(query)
+                db, _, rp = params["bucket"][0].partition("/")
+                precision = PRECISIONS[params.get("precision", ["ns"])[0]]
+                target = {"db": db, "precision": precision, **({"rp": rp} if rp else {})}
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                self._forward(f"/write?{urllib.parse.urlencode(target)}", body)
+
+            def do_GET(self) -> None:
+                if self.path.partition("?")[0] in ("/ping", "/health"):
+                    self._forward(self.path, None)
+                else:
+                    self._answer(404, {}, b'{"error": "not found"}')
+
+            def _forward(self, path: str, body: bytes | None) -> None:
+                passed = ("Authorization", "Content-Encoding", "Content-Type")
+                headers = {name: self.headers[name] for name in passed if name in self.headers}
+                request = urllib.request.Request(upstream + path, body, headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        self._answer(response.status, response.headers, response.read())
+                except urllib.error.HTTPError as exc:
+                    self._answer(exc.code, exc.headers, exc.read())
+                except (OSError, http.client.HTTPException) as exc:
+                    self._answer(503, {}, json.dumps({"error": str(exc)}).encode())
+
+            def _answer(self, status: int, headers: Any, body: bytes) -> None:
+                self.send_response(status)
+                for name in ("Content-Type", "X-Influxdb-Error", "X-Influxdb-Version"):
+                    if headers.get(name):
+                        self.send_header(name, headers[name])
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the tests' output is for the tests
+
+        return Handler
+
+    def __enter__(self) -> InfluxForwarder:
         return self.start()
 
     def __exit__(

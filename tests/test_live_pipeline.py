@@ -9,85 +9,29 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gymfloor.contract import MachineKey, encode_line
+from gymfloor.contract import MachineKey
 from gymfloor.mqtt import MqttOptions
-from gymfloor.storage import OperationalStore
 from gymfloor_edge.agent import EdgeAgent
 from gymfloor_edge.outbox import Outbox
-from gymfloor_edge.simulator import SimulationPlan, simulate
 from gymfloor_edge.sources import recording_driver
 from gymfloor_edge.uplink import Uplink
-from processes import Mosquitto, Service, gymfloor, wait_until
+from processes import (
+    Mosquitto,
+    Report,
+    Service,
+    exported,
+    ingest,
+    recording_span,
+    replay,
+    stored_count,
+    wait_until,
+)
 
-Report = dict[str, Any]
 PASSWORDS = {"gymfloor-ingest": "ingest-test-secret", "lp-01": "lp01-test", "lp-02": "lp02-test"}
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three machines, one member each, with the network's lost, repeated and late batches."""
-    path = tmp_path_factory.mktemp("live") / "floor.jsonl"
-    simulation = simulate(SimulationPlan(seed=11, machines=3, visits=1))
-    with path.open("w") as out:
-        for m in simulation.messages:
-            out.write(encode_line(m.topic, m.payload, round(m.t, 4)) + "\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def expected(recording: Path) -> list[Report]:
-    done = gymfloor("analyze", str(recording))
-    assert done.returncode == 0, done.stderr
-    reports = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(reports) > 20
-    return canonical(reports)
-
-
-def canonical(reports: list[Report]) -> list[Report]:
-    return sorted(reports, key=lambda r: (r["gym_id"], r["machine_id"], r["t_start"]))
-
-
-def recording_span(recording: Path) -> float:
-    times = [json.loads(line)["received_at"] for line in recording.read_text().splitlines()]
-    return max(times) - min(times)
-
-
-def ingest(broker: Mosquitto, data_dir: Path, **env: str) -> Service:
-    return Service(
-        "ingest",
-        env={
-            "GYMFLOOR_MQTT_URL": broker.url,
-            "GYMFLOOR_DATA_DIR": str(data_dir),
-            "GYMFLOOR_INGEST__CHECKPOINT_INTERVAL_S": "1",
-            **env,
-        },
-    )
-
-
-def stored_count(data_dir: Path) -> int:
-    store = OperationalStore(f"sqlite:///{data_dir / 'gymfloor.db'}")
-    try:
-        return sum(1 for _ in store.reports())
-    finally:
-        store.close()
-
-
-def exported(data_dir: Path) -> list[Report]:
-    done = gymfloor("reps", "export", "--data-dir", str(data_dir))
-    assert done.returncode == 0, done.stderr
-    return canonical([json.loads(line) for line in done.stdout.splitlines()])
-
-
-def replay(broker: Mosquitto, recording: Path, speed: float = 0.0) -> Service:
-    return Service(
-        "replay", str(recording), "--speed", str(speed), env={"GYMFLOOR_MQTT_URL": broker.url}
-    )
 
 
 def test_replayed_recording_gives_the_reports_of_analyze(

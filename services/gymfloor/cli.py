@@ -10,8 +10,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from gymfloor.settings import Settings, detector_env_var
 from gymfloor_edge.simulator import Imperfections, Simulation, SimulationPlan, simulate
 
 if TYPE_CHECKING:
+    from gymfloor.storage import OperationalStore
+    from gymfloor.storage.pagination import Page
     from gymfloor_edge.driver import SensorDriver
 
 # The live commands (ingest, edge, record, replay, reps, demo, simulate --live) import what they
@@ -114,11 +117,20 @@ def _parser() -> argparse.ArgumentParser:
         help="run the live ingest service",
         description="Subscribe to every machine's telemetry, session and status topics, detect "
         "reps and faults, publish feedback to the machines, staff alerts and rep reports, and "
-        "store them. Keeps a journal and checkpoints, so a restart loses and repeats nothing. "
+        "store them; with an InfluxDB URL, also write them as time series for dashboards. "
+        "Keeps a journal and checkpoints, so a restart loses and repeats nothing. "
         "Stops cleanly on SIGTERM or Ctrl-C.",
     )
     _add_mqtt_flags(ingest_cmd)
     _add_store_flags(ingest_cmd)
+    influx = ingest_cmd.add_argument_group(
+        "time series", "token, bucket and the rest: GYMFLOOR_INFLUX__*, see docs/TIMESERIES.md"
+    )
+    influx.add_argument(
+        "--influx-url",
+        help="also write time series to this InfluxDB, e.g. http://localhost:8086 "
+        "(env GYMFLOOR_INFLUX__URL; default: none)",
+    )
     _add_detector_flags(ingest_cmd)
     ingest_cmd.set_defaults(run=_run_ingest)
 
@@ -196,6 +208,56 @@ def _parser() -> argparse.ArgumentParser:
     _add_store_flags(export_cmd)
     export_cmd.set_defaults(run=_run_export)
 
+    api_cmd = commands.add_parser(
+        "api",
+        help="serve the HTTP API (members, staff, admin)",
+        description="Serve the API over the operational store: members' reports, the staff "
+        "feed and machines, admin of members and tokens, and /healthz, /readyz, /metrics. "
+        "OpenAPI docs at /docs. SIGTERM or Ctrl-C stops it after the requests in flight.",
+    )
+    api_cmd.add_argument("--host", help="address to listen on (env GYMFLOOR_API__HOST)")
+    api_cmd.add_argument("--port", type=int, help="port (env GYMFLOOR_API__PORT; default 8000)")
+    _add_store_flags(api_cmd)
+    api_cmd.set_defaults(run=_run_api)
+
+    tokens_cmd = commands.add_parser("tokens", help="issue, list and revoke API tokens")
+    tokens_actions = tokens_cmd.add_subparsers(title="actions", required=True, metavar="ACTION")
+    issue_cmd = tokens_actions.add_parser(
+        "issue",
+        help="issue a token and print it alone on stdout",
+        description="Issue an API token and print it, alone, on stdout: it is stored hashed "
+        "and cannot be shown again. A member token registers the member if unknown.",
+    )
+    issue_cmd.add_argument("--role", required=True, choices=["member", "staff", "admin"])
+    issue_cmd.add_argument(
+        "--member", type=_identifier, help="the member's id (member tokens only)"
+    )
+    issue_cmd.add_argument("--label", help="what the token is for, e.g. 'front desk tablet'")
+    _add_store_flags(issue_cmd)
+    issue_cmd.set_defaults(run=_run_token_issue)
+    revoke_cmd = tokens_actions.add_parser(
+        "revoke", help="revoke a token", description="Revoke a token by its id (see `list`)."
+    )
+    revoke_cmd.add_argument("token_id", help="the token's id, or the whole token")
+    _add_store_flags(revoke_cmd)
+    revoke_cmd.set_defaults(run=_run_token_revoke)
+    list_tokens_cmd = tokens_actions.add_parser("list", help="list tokens, without secrets")
+    _add_store_flags(list_tokens_cmd)
+    list_tokens_cmd.set_defaults(run=_run_token_list)
+
+    members_cmd = commands.add_parser("members", help="register and list members")
+    members_actions = members_cmd.add_subparsers(title="actions", required=True, metavar="ACTION")
+    add_member_cmd = members_actions.add_parser(
+        "add", help="register a member, or rename one already known"
+    )
+    add_member_cmd.add_argument("member_id", type=_identifier, help="the member's id")
+    add_member_cmd.add_argument("--name", help="display name")
+    _add_store_flags(add_member_cmd)
+    add_member_cmd.set_defaults(run=_run_member_add)
+    list_members_cmd = members_actions.add_parser("list", help="list members as JSON Lines")
+    _add_store_flags(list_members_cmd)
+    list_members_cmd.set_defaults(run=_run_member_list)
+
     demo_cmd = commands.add_parser(
         "demo",
         help="the whole system on this computer, with simulated machines",
@@ -206,6 +268,7 @@ def _parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     demo_cmd.add_argument("--machines", type=int, default=3, help="leg presses (default: 3)")
     demo_cmd.add_argument("--duration", type=float, help="stop after this many seconds")
+    _add_members_flag(demo_cmd, default=6)
     demo_cmd.add_argument(
         "--speed", type=float, default=1.0, help="simulated time per real second (default: 1)"
     )
@@ -221,7 +284,19 @@ def _add_simulation_flags(command: argparse.ArgumentParser, machines: int, visit
         "--machines", type=int, default=machines, help=f"leg presses (default: {machines})"
     )
     command.add_argument(
-        "--visits", type=int, default=visits, help=f"members per machine (default: {visits})"
+        "--visits", type=int, default=visits, help=f"visits per machine (default: {visits})"
+    )
+    _add_members_flag(command)
+
+
+def _add_members_flag(command: argparse.ArgumentParser, default: int = 0) -> None:
+    zero = "; 0" if default else ","
+    command.add_argument(
+        "--members",
+        type=int,
+        default=default,
+        help=f"recurring members m-0001…, who come back visit after visit (default: {default}"
+        f"{zero} every visit by a new member)",
     )
 
 
@@ -343,7 +418,11 @@ def _with_progress(source: IO[bytes], size: int) -> Iterator[bytes]:
 def _simulation(args: argparse.Namespace, perfect: bool = False) -> Simulation:
     imperfections = Imperfections.none() if perfect else Imperfections()
     plan = SimulationPlan(
-        seed=args.seed, machines=args.machines, visits=args.visits, imperfections=imperfections
+        seed=args.seed,
+        machines=args.machines,
+        visits=args.visits,
+        members=args.members,
+        imperfections=imperfections,
     )
     return simulate(plan)
 
@@ -354,7 +433,7 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
         settings = _with_flags(args, settings)
         stopping = _stop_on_signals()
-        run_fleet(settings.mqtt, args.gym, args.machines, args.seed, stopping)
+        run_fleet(settings.mqtt, args.gym, args.machines, args.seed, stopping, members=args.members)
         return 0
     simulation = _simulation(args, args.perfect)
     with ExitStack() as stack:
@@ -374,6 +453,16 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from gymfloor.storage import OperationalStore
 
     settings = _with_flags(args, settings)
+    if args.influx_url is not None:
+        influx = {**settings.influx.model_dump(), "url": args.influx_url}
+        settings = Settings.model_validate({**settings.model_dump(), "influx": influx})
+    timeseries = None
+    if settings.influx.url is not None:
+        from gymfloor.storage.timeseries import TimeSeriesSink
+
+        timeseries = TimeSeriesSink(
+            settings.influx, settings.data_dir / "influx-spool", settings.ingest.client_id
+        )
     store = OperationalStore(settings.store_url)
     service = IngestService(
         settings.mqtt,
@@ -382,6 +471,7 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         settings.ingest,
         detector_config(args, settings),
         settings.alerts,
+        timeseries,
     )
     try:
         service.run(_stop_on_signals())
@@ -493,3 +583,103 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = _with_flags(args, settings)
     return run_demo(settings, args, _stop_on_signals(), sys.stdout)
+
+
+def _run_api(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.api.server import serve
+    from gymfloor.storage import OperationalStore
+
+    settings = _with_flags(args, settings)
+    overrides = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name)}
+    config = settings.api.model_copy(update=overrides)
+    store = OperationalStore(settings.store_url)
+    try:
+        return 0 if serve(store, config, _stop_on_signals()) else 1
+    finally:
+        store.close()
+
+
+def _run_token_issue(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage.members import add_member
+    from gymfloor.storage.models import Role
+    from gymfloor.storage.tokens import issue_token
+
+    role = Role(args.role)
+    if (role is Role.MEMBER) != (args.member is not None):
+        raise SystemExit(
+            "gymfloor tokens issue: --member is required for, and only for, --role member"
+        )
+    with _store(args, settings) as store, store.transaction() as db:
+        now = time.time()
+        if args.member is not None:
+            add_member(db, args.member, None, now)
+        info, secret = issue_token(db, role, args.member, args.label, now)
+    log.info("issued %s token %s", info.role.value, info.id)
+    print(secret)
+    return 0
+
+
+def _run_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage.tokens import revoke_token, token_id_of
+
+    with _store(args, settings) as store, store.transaction() as db:
+        revoked = revoke_token(db, token_id_of(args.token_id), time.time())
+    if revoked is None:
+        log.error("no token with id %s", args.token_id)
+        return 1
+    log.info("revoked token %s (%s)", revoked.id, revoked.role.value)
+    return 0
+
+
+def _run_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage.tokens import page_tokens
+
+    with _store(args, settings) as store, store.read() as db:
+        _print_all(lambda cursor: page_tokens(db, cursor, 500))
+    return 0
+
+
+def _run_member_add(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage.members import add_member
+
+    with _store(args, settings) as store, store.transaction() as db:
+        member = add_member(db, args.member_id, args.name, time.time())
+    print(member.model_dump_json())
+    return 0
+
+
+def _run_member_list(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage.members import page_members
+
+    with _store(args, settings) as store, store.read() as db:
+        _print_all(lambda cursor: page_members(db, cursor, 500))
+    return 0
+
+
+@contextmanager
+def _store(args: argparse.Namespace, settings: Settings) -> Iterator[OperationalStore]:
+    from gymfloor.storage import OperationalStore
+
+    store = OperationalStore(_with_flags(args, settings).store_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _print_all(fetch: Callable[[str | None], Page[Any]]) -> None:
+    """Every item of a paged list, as JSON Lines."""
+    cursor = None
+    while True:
+        page = fetch(cursor)
+        for item in page.items:
+            print(item.model_dump_json())
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _identifier(value: str) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an id: 1-64 of A-Z a-z 0-9 _ -")
+    return value

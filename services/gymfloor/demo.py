@@ -1,8 +1,9 @@
 """`gymfloor demo`: the whole live system on one computer, shown as a person would read it.
 
-An embedded broker (unless one is named), the ingest service and simulated leg presses run in
-this process. The floor view below is one more MQTT client: it prints the rep reports, cues
-and staff alerts that ingest publishes, and each member's coaching when they check out.
+An embedded broker (unless one is named), the ingest service, the API and simulated leg
+presses run in this process. The floor view below is one more MQTT client: it prints the rep
+reports, cues and staff alerts that ingest publishes, and each member's coaching when they check
+out. The API serves the same data, with a staff token and a member token printed at the start.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -21,6 +23,8 @@ from typing import TextIO
 import paho.mqtt.client as mqtt
 
 from gymfloor import coaching
+from gymfloor.api.config import ApiConfig
+from gymfloor.api.server import serve
 from gymfloor.contract import (
     Fault,
     Feedback,
@@ -36,6 +40,9 @@ from gymfloor.mqtt import new_client, start
 from gymfloor.mqtt.embedded import EmbeddedBroker
 from gymfloor.settings import Settings
 from gymfloor.storage import OperationalStore
+from gymfloor.storage.members import add_member
+from gymfloor.storage.models import Role
+from gymfloor.storage.tokens import issue_token
 from gymfloor_edge.fleet import run_fleet
 
 FAULT_LABEL = {
@@ -67,9 +74,18 @@ def run_demo(
             f"-t 'gymfloor/v1/#' -v\n"
             "  Ctrl-C stops.\n\n"
         )
-        out.flush()
         store = OperationalStore(settings.store_url)
         stack.callback(store.close)
+        api_config = settings.api.model_copy(update={"port": _free_port(settings.api.port)})
+        api_stopping = threading.Event()
+        api_thread = threading.Thread(
+            target=serve, args=(store, api_config, api_stopping), name="api-runner"
+        )
+        api_thread.start()
+        stack.callback(api_thread.join)
+        stack.callback(api_stopping.set)
+        out.write(_api_note(store, api_config) + "\n")
+        out.flush()
         ingest = IngestService(
             settings.mqtt,
             store,
@@ -97,7 +113,7 @@ def run_demo(
         fleet = threading.Thread(
             target=run_fleet,
             args=(settings.mqtt, GYM, args.machines, args.seed, machines_stopping),
-            kwargs={"speed": args.speed},
+            kwargs={"speed": args.speed, "members": args.members},
             name="fleet",
         )
         fleet.start()
@@ -110,6 +126,35 @@ def run_demo(
         time.sleep(0.2)  # and ingest's last outputs reach the view
         view.summary()
     return 0
+
+
+def _free_port(preferred: int) -> int:
+    """The preferred port if nothing listens there, else any free one."""
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen: int = probe.getsockname()[1]
+            return chosen
+    raise OSError("no free port")
+
+
+def _api_note(store: OperationalStore, config: ApiConfig) -> str:
+    member = "m-0001"
+    with store.transaction() as db:
+        now = time.time()
+        _, staff = issue_token(db, Role.STAFF, None, "demo", now)
+        add_member(db, member, None, now)
+        _, member_token = issue_token(db, Role.MEMBER, member, "demo", now)
+    base = f"http://{config.host}:{config.port}"
+    return (
+        f"  API: {base}/docs\n"
+        f"    staff:  curl -H 'Authorization: Bearer {staff}' {base}/v1/alerts\n"
+        f"    member {member}: curl -H 'Authorization: Bearer {member_token}' "
+        f"{base}/v1/me/sessions\n"
+    )
 
 
 class FloorView:

@@ -11,7 +11,8 @@ from typing import Literal
 LogFormat = Literal["text", "json"]
 
 # Attributes every LogRecord has; anything else was passed in `extra=` and is a field of ours.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# uvicorn's `color_message` repeats the message with terminal colours; it is not a field.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

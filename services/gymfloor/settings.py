@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gymfloor.api.config import ApiConfig
 from gymfloor.detector import DetectorConfig
 from gymfloor.ingest.alerts import AlertPolicyConfig
 from gymfloor.ingest.config import IngestConfig
@@ -24,6 +25,36 @@ class EdgeConfig(BaseModel):
     outbox_max_messages: int = Field(
         200_000, ge=100, description="messages kept on disk while the broker is unreachable"
     )
+
+
+class InfluxConfig(BaseModel):
+    url: str | None = Field(
+        None, description="InfluxDB, e.g. http://localhost:8086; unset: no time series are written"
+    )
+    token: SecretStr | None = Field(None, description="API token (InfluxDB 1.8: user:password)")
+    org: str = Field("gymfloor", description="organisation (InfluxDB 1.8 ignores it)")
+    bucket: str = Field(
+        "gymfloor", description="bucket; on InfluxDB 1.8 database/retention-policy or database"
+    )
+    trace_hz: float = Field(
+        10.0, gt=0, le=100, description="samples per second of the telemetry trace for live panels"
+    )
+    batch_lines: int = Field(5000, ge=1, le=100_000, description="points per write request")
+    spool_max_bytes: int = Field(
+        1024**3,
+        ge=1024**2,
+        description="disk kept for points InfluxDB has not taken; beyond it the oldest are dropped",
+    )
+    timeout_s: float = Field(10.0, gt=0, description="seconds a write request may take")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if not url:  # GYMFLOOR_INFLUX__URL= (empty, as compose files leave it) means off
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
 
 
 class Settings(BaseSettings):
@@ -49,6 +80,8 @@ class Settings(BaseSettings):
     alerts: AlertPolicyConfig = Field(default_factory=AlertPolicyConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
+    influx: InfluxConfig = Field(default_factory=InfluxConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -16,7 +16,6 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 
 from gymfloor.storage import IngestStatus, OperationalStore
 
@@ -126,8 +125,5 @@ class RequestMetrics:
 
 
 def _route_of(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+    route = request.scope.get("route")  # set by the router on a match
+    return str(getattr(route, "path", "unmatched"))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from gymfloor.coaching import CUES
 from gymfloor.contract import (
     ContractError,
@@ -37,6 +39,7 @@ from gymfloor.dispatch import Dispatched, dispatch
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.storage import Changes, MachineStatus
+from gymfloor.storage.changes import Trace, unix_ns
 
 PRESENCE_RESOLUTION_S = 1.0
 """How fresh a machine's `last_message_at` is kept; finer would cost a write per message."""
@@ -69,13 +72,17 @@ class Pipeline:
         detector: Detector,
         policy: AlertPolicy,
         rejects: RejectLog | None = None,
+        trace_hz: float | None = None,
     ) -> None:
+        """`trace_hz`: also downsample the telemetry into `Changes.trace`, for the time-series
+        sink; None (no sink) spares the work."""
         self.detector = detector
         self.policy = policy
         self.rejects = rejects or RejectLog()
         self.counters = PipelineCounters()
         self.presence: dict[MachineKey, MachineStatus] = {}
         self._changes = Changes()
+        self._trace_period_ns = None if trace_hz is None else round(1e9 / trace_hz)
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -89,10 +96,12 @@ class Pipeline:
         snapshot: PipelineSnapshot,
         detector_config: DetectorConfig,
         policy_config: AlertPolicyConfig,
+        trace_hz: float | None = None,
     ) -> Pipeline:
         policy = snapshot.policy
         policy.config = policy_config  # settings may have changed across the restart
-        pipeline = cls(Detector.restore(detector_config, snapshot.detector), policy)
+        detector = Detector.restore(detector_config, snapshot.detector)
+        pipeline = cls(detector, policy, trace_hz=trace_hz)
         pipeline.presence = snapshot.presence
         return pipeline
 
@@ -110,6 +119,10 @@ class Pipeline:
         if isinstance(dispatched.payload, SessionPayload):
             self._changes.sessions.append((dispatched.machine, dispatched.payload))
         batch = dispatched.payload if isinstance(dispatched.payload, TelemetryBatch) else None
+        if batch is not None and self._trace_period_ns is not None:
+            trace = downsample(dispatched.machine, batch, self._trace_period_ns)
+            if len(trace):
+                self._changes.trace.append(trace)
         outgoing = self._route(dispatched.outputs, batch)
         return outgoing if live else []
 
@@ -186,3 +199,22 @@ class Pipeline:
         if echo is None or key is None or not live:
             return []
         return [Outgoing(key.topic(MachineChannel.REJECTED), echo.encode())]
+
+
+def downsample(machine: MachineKey, batch: TelemetryBatch, period_ns: int) -> Trace:
+    """The batch's samples that open a time bucket of `period_ns` (buckets counted from the Unix
+    epoch), each stamped with its bucket's start.
+
+    Decimation rather than averaging, because it needs no memory: a sample opens its bucket if
+    the sample one period before it on the batch's own grid falls in an earlier bucket, which
+    the batch alone tells, even when a bucket straddles two batches (the usual case, as batches
+    do not start on bucket boundaries). So every bucket gets exactly one point, a journal replay
+    derives the same points again, and nothing goes into the checkpoint; averaging would need
+    per-machine partial sums carried across batches and checkpoints, or would write two partial
+    points per straddling bucket. For a panel at 10 Hz of a movement well below 1 Hz, taking one
+    sample per bucket shows the same curve. Integer nanoseconds keep the buckets exact."""
+    step = round(1e9 / batch.hz)
+    t = unix_ns(batch.t0) + step * np.arange(len(batch.sled_mm), dtype=np.int64)
+    bucket = t // period_ns
+    opens = bucket != (t - step) // period_ns
+    return Trace(machine, bucket[opens] * period_ns, batch.sled_mm[opens], batch.lumbar_kpa[opens])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,8 +27,15 @@ from gymfloor.ingest.lanes import Lanes
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.mqtt import MqttOptions, new_client, start
 from gymfloor.storage import Changes, OperationalStore
+from gymfloor.storage.models import IngestHealth, LatencyHistogram, TimeseriesHealth
+
+if TYPE_CHECKING:  # influxdb-client is imported only when a sink is configured
+    from gymfloor.storage.timeseries import TimeSeriesSink
 
 log = logging.getLogger("gymfloor.ingest")
+
+TIMESERIES_DRAIN_S = 5.0
+"""On a stop, how long the time-series sender may go on sending; the rest waits in its spool."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +71,14 @@ class IngestService:
         config: IngestConfig | None = None,
         detector_config: DetectorConfig | None = None,
         policy_config: AlertPolicyConfig | None = None,
+        timeseries: TimeSeriesSink | None = None,
     ) -> None:
         self.config = config or IngestConfig()
         self.store = store
+        self.timeseries = timeseries
         self.health = ServiceHealth()
+        self.latency = LatencyHistogram()
+        self.started_at = time.time()
         self._unsaved = Changes()
         self._stopping = threading.Event()
         detector_config = detector_config or DetectorConfig()
@@ -75,10 +86,15 @@ class IngestService:
         warm_up()
         self.journal = Journal(journal_dir)
         checkpoint = self.journal.load_checkpoint()
+        trace_hz = timeseries.trace_hz if timeseries else None
         if checkpoint is None:
-            self.pipeline = Pipeline(Detector(detector_config), AlertPolicy(policy_config))
+            self.pipeline = Pipeline(
+                Detector(detector_config), AlertPolicy(policy_config), trace_hz=trace_hz
+            )
         else:
-            self.pipeline = Pipeline.restore(checkpoint.state, detector_config, policy_config)
+            self.pipeline = Pipeline.restore(
+                checkpoint.state, detector_config, policy_config, trace_hz
+            )
         self._lanes: Lanes[_Message] = Lanes()
         self._intake = threading.Lock()  # a journal segment and its queue entries change together
         self._recover(checkpoint.first_segment if checkpoint else 0)
@@ -96,6 +112,8 @@ class IngestService:
         """Serve until `stopping` is set, then finish what was received and save everything."""
         self._stopping = stopping
         start(self._client, self._mqtt_options)
+        if self.timeseries is not None:
+            self.timeseries.start()
         timers = _Timers()
         try:
             while not stopping.is_set():
@@ -114,6 +132,9 @@ class IngestService:
             self._process(message)
         self._checkpoint()
         self.journal.close()
+        if self.timeseries is not None:
+            self.timeseries.stop(TIMESERIES_DRAIN_S)
+        self._report_status(connected=False)
         self._log_stats("stopped")
 
     # -- network thread ------------------------------------------------------------------------
@@ -154,8 +175,12 @@ class IngestService:
         self._checkpoint()
 
     def _process(self, message: _Message) -> None:
+        counters = self.pipeline.counters
+        answers = counters.feedback + counters.reports
         for out in self._handle(message, live=True):
             self._client.publish(out.topic, out.payload, qos=1)
+        if counters.feedback + counters.reports > answers:
+            self.latency.observe(time.time() - message.received_at)
 
     def _handle(self, message: _Message, live: bool) -> list[Outgoing]:
         try:
@@ -174,6 +199,7 @@ class IngestService:
         if now - timers.checkpoint >= c.checkpoint_interval_s:
             timers.checkpoint = timers.flush = now
             self._checkpoint()
+            self._report_status(self._client.is_connected())
         elif now - timers.flush >= c.flush_interval_s:
             timers.flush = now
             self._flush()
@@ -189,13 +215,33 @@ class IngestService:
             closed = self.journal.rotate()
         while (message := self._lanes.get(timeout=0, up_to_segment=closed)) is not None:
             self._process(message)
-        if self._flush():
+        flushed = self._flush()
+        if self.timeseries is not None:
+            self.timeseries.record_ingest(
+                {
+                    **self._counters(),
+                    "queued": len(self._lanes),
+                    "spool_backlog": self.timeseries.backlog_points,
+                }
+            )
+            # The checkpoint lets the journal go, so what it derived must be on disk first.
+            self.timeseries.sync()
+        if flushed:
             self.journal.save_checkpoint(Checkpoint(closed + 1, self.pipeline.snapshot()))
 
     def _flush(self) -> bool:
         """Write what the pipeline produced. If the store fails, keep it for the next try; the
         journal keeps every message since the last checkpoint meanwhile."""
-        self._unsaved.absorb(self.pipeline.take_changes())
+        fresh = self.pipeline.take_changes()
+        if self.timeseries is not None:
+            # Spooled as they are produced, not once stored: changes the store failed to take
+            # wait in `_unsaved` and go to the store again, and spooling them there would spool
+            # them again with every retry. The spool thus gets each once whatever the store
+            # does; only a journal replay after a crash derives (and spools) some again, which
+            # InfluxDB absorbs, identical points overwriting each other.
+            self.timeseries.append(fresh)
+            fresh = replace(fresh, trace=[])  # the store has no use for it; don't hold it
+        self._unsaved.absorb(fresh)
         if not self._unsaved:
             return True
         try:
@@ -207,26 +253,53 @@ class IngestService:
         self._unsaved = Changes()
         return True
 
-    def _log_stats(self, phase: str) -> None:
-        d, p = self.pipeline.detector.counters, self.pipeline.counters
-        log.info(
-            "ingest %s",
-            phase,
-            extra={
-                "messages": p.messages,
-                "rejected": self.pipeline.rejects.total,
-                "reps": p.reports,
-                "feedback": p.feedback,
-                "alerts": p.alerts,
-                "alerts_suppressed": self.pipeline.policy.suppressed,
-                "duplicates": d.duplicates,
-                "machines": self.pipeline.detector.machine_count,
-                "queued": len(self._lanes),
-                "store_errors": self.health.store_errors,
-                "journal_errors": self.health.journal_errors,
-                "internal_errors": self.health.internal_errors,
-            },
+    def _report_status(self, connected: bool) -> None:
+        """Tell the store how ingest is doing; the API serves it as /metrics and /readyz."""
+        sink = self.timeseries
+        health = IngestHealth(
+            counters=self._counters(),
+            queued=len(self._lanes),
+            machines=self.pipeline.detector.machine_count,
+            broker_connected=connected,
+            detection_latency=self.latency,
+            timeseries=None
+            if sink is None
+            else TimeseriesHealth(
+                reachable=sink.reachable,
+                backlog_points=sink.backlog_points,
+                points_written=sink.points_written,
+                write_errors=sink.write_errors,
+                last_error=sink.last_error,
+            ),
         )
+        try:
+            self.store.report_status(self.config.client_id, self.started_at, health)
+        except SQLAlchemyError as exc:
+            self.health.store_errors += 1
+            log.error("cannot write ingest's status to the store (%s)", exc)
+
+    def _counters(self) -> dict[str, int]:
+        p = self.pipeline.counters
+        return {
+            "messages": p.messages,
+            "rejected": self.pipeline.rejects.total,
+            "reps": p.reports,
+            "feedback": p.feedback,
+            "alerts": p.alerts,
+            "alerts_suppressed": self.pipeline.policy.suppressed,
+            "duplicates": self.pipeline.detector.counters.duplicates,
+            "store_errors": self.health.store_errors,
+            "journal_errors": self.health.journal_errors,
+            "internal_errors": self.health.internal_errors,
+        }
+
+    def _log_stats(self, phase: str) -> None:
+        extra = {
+            **self._counters(),
+            "machines": self.pipeline.detector.machine_count,
+            "queued": len(self._lanes),
+        }
+        log.info("ingest %s", phase, extra=extra)
 
 
 def _log_subscribed(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from gymfloor.contract import MachineKey, RepReport, SessionPayload, StaffAlert
 
 
@@ -14,6 +16,26 @@ class MachineStatus:
     last_message_at: float
 
 
+def unix_ns(t: float) -> int:
+    """Unix seconds as integer nanoseconds, to the microsecond: about as fine as a float holds
+    today's time, so no rounding noise in the last digits, and always the same for the same t."""
+    return round(t * 1e6) * 1000
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Trace:
+    """Part of a machine's telemetry, downsampled for live panels: one sample per time bucket,
+    stamped with the bucket's start (Unix nanoseconds). NaN is a dropped sample."""
+
+    machine: MachineKey
+    t_ns: np.ndarray
+    sled_mm: np.ndarray
+    lumbar_kpa: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t_ns)
+
+
 @dataclass(slots=True)
 class Changes:
     """What the pipeline produced since the last write."""
@@ -22,14 +44,17 @@ class Changes:
     alerts: list[StaffAlert] = field(default_factory=list)
     sessions: list[tuple[MachineKey, SessionPayload]] = field(default_factory=list)
     machines: dict[MachineKey, MachineStatus] = field(default_factory=dict)
+    trace: list[Trace] = field(default_factory=list)
+    """Only when the pipeline was asked to collect it, for the time-series sink."""
 
     def __bool__(self) -> bool:
-        return bool(self.reports or self.alerts or self.sessions or self.machines)
+        return bool(self.reports or self.alerts or self.sessions or self.machines or self.trace)
 
     def __str__(self) -> str:
         return (
             f"{len(self.reports)} reports, {len(self.alerts)} alerts, "
-            f"{len(self.sessions)} session events, {len(self.machines)} machine states"
+            f"{len(self.sessions)} session events, {len(self.machines)} machine states, "
+            f"{sum(map(len, self.trace))} trace samples"
         )
 
     def absorb(self, later: Changes) -> None:
@@ -38,3 +63,4 @@ class Changes:
         self.alerts += later.alerts
         self.sessions += later.sessions
         self.machines.update(later.machines)
+        self.trace += later.trace

@@ -78,23 +78,37 @@ def acknowledge_alert(
     return record
 
 
+def _resume_after(
+    last_event_id: Annotated[
+        str | None,
+        Header(description="the id of the last event received; the stream resumes after it"),
+    ] = None,
+) -> FeedPosition | None:
+    # A dependency, so that a bad id is refused before the stream starts.
+    if last_event_id is None:
+        return None
+    match = EVENT_ID.fullmatch(last_event_id)
+    if match is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Last-Event-ID must be an event id this stream sent, such as 12.3",
+        )
+    return FeedPosition(int(match[1]), int(match[2]))
+
+
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream(
     token: StaffToken,
     store: Annotated[OperationalStore, Depends(get_store)],
     config: Annotated[ApiConfig, Depends(get_config)],
+    resume: Annotated[FeedPosition | None, Depends(_resume_after)],
     gym_id: Id = None,
-    last_event_id: Annotated[
-        str | None,
-        Header(description="the id of the last event received; the stream resumes after it"),
-    ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """New alerts (event `alert`) and acknowledgements (event `acknowledged`) as they happen.
 
     Each event's id is a position in the feed: a client that reconnects with it in
     `Last-Event-ID`, as browsers do on their own, misses nothing."""
-    resumed = _position(last_event_id)
-    position = resumed if resumed is not None else await run_in_threadpool(_end, store)
+    position = resume if resume is not None else await run_in_threadpool(_end, store)
     yield ServerSentEvent(comment="connected", retry=RECONNECT_MS)
     while True:
         new_alerts, acks = await run_in_threadpool(_after, store, position)
@@ -107,18 +121,6 @@ async def stream(
             yield ServerSentEvent(data=ack, event="acknowledged", id=_event_id(position))
         if len(new_alerts) < BATCH and len(acks) < BATCH:
             await asyncio.sleep(config.stream_poll_s)
-
-
-def _position(last_event_id: str | None) -> FeedPosition | None:
-    if last_event_id is None:
-        return None
-    match = EVENT_ID.fullmatch(last_event_id)
-    if match is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "Last-Event-ID must be an event id this stream sent, such as 12.3",
-        )
-    return FeedPosition(int(match[1]), int(match[2]))
 
 
 def _event_id(position: FeedPosition) -> str:

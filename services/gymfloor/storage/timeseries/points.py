@@ -1,0 +1,134 @@
+"""What the pipeline produced, as InfluxDB line protocol: pure functions, no I/O.
+
+Tags are what dashboards group and filter by, and every distinct tag set is a series InfluxDB
+indexes in memory, so only small, bounded sets are tags: gyms, machines, severities, fault kinds
+and, in `member_rep` alone, members. A member on a machine would make members times machines series
+in `rep`, so there member and session are string fields. Every point is stamped from the data
+(rep at `t_start`, alert at `t`, status at the message's arrival, trace at its bucket), never
+from the clock of the write, so deriving the same output again (a journal replay, a resent
+chunk) gives the same series and time, and InfluxDB overwrites the point instead of adding one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from influxdb_client import Point, WritePrecision
+
+from gymfloor.contract import Fault, MachineKey, RepReport, StaffAlert
+from gymfloor.storage.changes import Changes, MachineStatus, Trace, unix_ns
+
+REP = "rep"
+MEMBER_REP = "member_rep"
+ALERT = "alert"
+MACHINE_STATUS = "machine_status"
+TRACE = "trace"
+INGEST = "ingest"
+
+
+def changes_lines(changes: Changes) -> list[str]:
+    points = [p for report in changes.reports for p in rep_points(report)]
+    points += [alert_point(alert) for alert in changes.alerts]
+    points += [status_point(key, status) for key, status in changes.machines.items()]
+    lines = [p.to_line_protocol() for p in points]
+    for trace in changes.trace:
+        lines += trace_lines(trace)
+    return lines
+
+
+def rep_points(report: RepReport) -> list[Point]:
+    """`rep` for the machine's panels; `member_rep`, the same fields, for a member's trend."""
+    machine = (
+        Point(REP)
+        .tag("gym_id", report.gym_id)
+        .tag("machine_id", report.machine_id)
+        .field("member_id", report.member_id)
+    )
+    if report.member_id is None:
+        points = [machine]
+    else:
+        member = (
+            Point(MEMBER_REP)
+            .tag("gym_id", report.gym_id)
+            .tag("member_id", report.member_id)
+            .field("machine_id", report.machine_id)
+        )
+        points = [machine, member]
+    for point in points:
+        point.field("session_id", report.session_id).field("rep", report.rep)
+        for name in (
+            "rom_mm",
+            "eccentric_s",
+            "concentric_s",
+            "min_lumbar_ratio",
+            "load_kg",
+            "baseline_kpa",
+            "tilt_onset_mm",
+            "peak_descent_mm_s",
+        ):
+            point.field(name, _float(getattr(report, name)))
+        for fault in Fault:  # 0/1, so a panel can sum or average them
+            point.field(fault.value, int(fault in report.faults))
+        point.field("faults", len(report.faults)).time(unix_ns(report.t_start), WritePrecision.NS)
+    return points
+
+
+def alert_point(alert: StaffAlert) -> Point:
+    return (
+        Point(ALERT)
+        .tag("gym_id", alert.gym_id)
+        .tag("machine_id", alert.machine_id)
+        .tag("severity", alert.severity.value)
+        .tag("kind", alert.kind)
+        .field("id", alert.id)
+        .field("message", alert.message)
+        .field("session_id", alert.session_id)
+        .field("member_id", alert.member_id)
+        .field("rep", alert.rep)
+        .field("load_kg", _float(alert.load_kg))
+        .field("count", alert.count)
+        .time(unix_ns(alert.t), WritePrecision.NS)
+    )
+
+
+def status_point(key: MachineKey, status: MachineStatus) -> Point:
+    return (
+        Point(MACHINE_STATUS)
+        .tag("gym_id", key.gym_id)
+        .tag("machine_id", key.machine_id)
+        .field("state", status.state)
+        .field("online", int(status.state == "online"))
+        .field("state_since", status.state_since)
+        .time(unix_ns(status.last_message_at), WritePrecision.NS)
+    )
+
+
+def trace_lines(trace: Trace) -> list[str]:
+    """One f-string per point rather than `Point`: trace points are most of the volume, and
+    `Point` costs about 7.5 µs each against 2.7 µs here (measured with timeit). Gym and machine
+    ids come from the topic, which the contract's ID_PATTERN ([A-Za-z0-9_-]{1,64}) has
+    validated, so they need no escaping; values are floats. A dropped sample (NaN, the only
+    value unequal to itself) is left out."""
+    head = f"{TRACE},gym_id={trace.machine.gym_id},machine_id={trace.machine.machine_id} "
+    lines = []
+    for t, lumbar, sled in zip(
+        trace.t_ns.tolist(), trace.lumbar_kpa.tolist(), trace.sled_mm.tolist(), strict=True
+    ):
+        channels = (("lumbar_kpa", lumbar), ("sled_mm", sled))
+        if fields := ",".join(f"{name}={v!r}" for name, v in channels if v == v):
+            lines.append(f"{head}{fields} {t}")
+    return lines
+
+
+def ingest_point(instance: str, counters: Mapping[str, int | float], t_ns: int) -> Point:
+    """The service's counters, for a pipeline-health dashboard; `instance` tells ingest
+    services apart should several write to one bucket."""
+    point = Point(INGEST).tag("instance", instance).time(t_ns, WritePrecision.NS)
+    for name, value in counters.items():
+        point.field(name, value)
+    return point
+
+
+def _float(value: float | None) -> float | None:
+    # A field keeps the type of its first value: 140 (an int) after 140.5 would be refused.
+    return None if value is None else float(value)

@@ -1,0 +1,153 @@
+"""The operational store on its own: migrations, tokens, cursors, and the session report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from gymfloor.api.session_report import session_report
+from gymfloor.coaching import SEE_A_PROFESSIONAL
+from gymfloor.contract import Fault, RepReport
+from gymfloor.storage import OperationalStore, migrate
+from gymfloor.storage.models import Role, SessionSummary
+from gymfloor.storage.pagination import CursorError, decode, encode
+from gymfloor.storage.schema import metadata
+from gymfloor.storage.tokens import authenticate, issue_token, revoke_token, token_id_of
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> OperationalStore:
+    return OperationalStore(f"sqlite:///{tmp_path / 'store.db'}")
+
+
+def test_the_migrations_build_exactly_the_tables_in_code(store: OperationalStore) -> None:
+    with store.read() as db:
+        assert compare_metadata(MigrationContext.configure(db), metadata) == []
+    current, head = migrate.revisions(store.engine)
+    assert current == head
+
+
+def test_opening_a_store_again_keeps_its_data(store: OperationalStore, tmp_path: Path) -> None:
+    with store.transaction() as db:
+        _, secret = issue_token(db, Role.STAFF, None, "tablet", 1.0)
+    store.close()
+    reopened = OperationalStore(f"sqlite:///{tmp_path / 'store.db'}")
+    with reopened.read() as db:
+        assert authenticate(db, secret) is not None
+
+
+def test_a_token_works_until_revoked_and_only_its_hash_is_kept(
+    store: OperationalStore, tmp_path: Path
+) -> None:
+    with store.transaction() as db:
+        info, secret = issue_token(db, Role.MEMBER, "m-1", None, 1.0)
+    with store.read() as db:
+        assert authenticate(db, secret) == info
+        assert authenticate(db, secret + "x") is None
+        assert authenticate(db, secret.replace(info.id, "0" * 12)) is None
+    assert secret.encode() not in (tmp_path / "store.db").read_bytes()
+    assert token_id_of(secret) == token_id_of(info.id) == info.id
+    with store.transaction() as db:
+        revoked = revoke_token(db, info.id, 2.0)
+        assert revoked is not None and revoked.revoked_at == 2.0
+        assert revoke_token(db, info.id, 3.0).revoked_at == 2.0  # type: ignore[union-attr]
+    with store.read() as db:
+        assert authenticate(db, secret) is None
+
+
+def test_member_tokens_need_a_member_and_others_refuse_one(store: OperationalStore) -> None:
+    with store.transaction() as db, pytest.raises(ValueError):
+        issue_token(db, Role.MEMBER, None, None, 1.0)
+    with store.transaction() as db, pytest.raises(ValueError):
+        issue_token(db, Role.STAFF, "m-1", None, 1.0)
+
+
+@pytest.mark.parametrize(
+    "cursor", ["", "!!!", encode(("a",)), encode((1.0, 2, 3)), "WzEsIHRydWVd", "bnVsbA"]
+)
+def test_cursors_that_a_list_did_not_hand_out_are_refused(cursor: str) -> None:
+    with pytest.raises(CursorError):
+        decode(cursor, 2)
+
+
+def test_a_cursor_carries_its_key_unchanged() -> None:
+    key = (1764064790.123456, "g1", "lp-03", "s-8f2")
+    assert decode(encode(key), 4) == key
+
+
+# -- the session report ---------------------------------------------------------------------------
+
+
+def summary(start: float, reps: int, faulty: int, liftoffs: int) -> SessionSummary:
+    faults = {fault: 0 for fault in Fault} | {Fault.LUMBAR_LIFTOFF: liftoffs}
+    return SessionSummary(
+        gym_id="g1",
+        machine_id="lp-01",
+        session_id=f"s-{start:.0f}",
+        member_id="m-1",
+        t_start=start,
+        t_end=start + 600,
+        load_kg=100,
+        reps=reps,
+        faulty_reps=faulty,
+        faults=faults,
+        mean_rom_mm=300,
+        mean_eccentric_s=2.4,
+        min_lumbar_ratio=0.8,
+    )
+
+
+def rep(n: int, *faults: Fault) -> RepReport:
+    return RepReport(
+        gym_id="g1",
+        machine_id="lp-01",
+        session_id="s-9000",
+        member_id="m-1",
+        rep=n,
+        t_start=9000 + n * 10,
+        t_bottom=9002 + n * 10,
+        t_end=9004 + n * 10,
+        rom_mm=300,
+        eccentric_s=2.5,
+        concentric_s=1.5,
+        min_lumbar_ratio=0.4 if faults else 0.9,
+        faults=list(faults),
+        peak_descent_mm_s=200,
+    )
+
+
+def test_lift_off_in_three_sessions_running_recommends_a_professional() -> None:
+    reps = [rep(1, Fault.LUMBAR_LIFTOFF), rep(2), rep(3), rep(4), rep(5)]
+    this = summary(9000, 5, 1, 1)
+    twice_before = [summary(8000, 5, 1, 1), summary(7000, 5, 1, 1), summary(6000, 5, 0, 0)]
+    report = session_report(this, reps, twice_before)
+    assert report.trend.liftoff_sessions_in_a_row == 3
+    assert report.see_a_professional and report.coaching[-1] == SEE_A_PROFESSIONAL
+    once_before = [summary(8000, 5, 1, 1), summary(7000, 5, 0, 0)]
+    report = session_report(this, reps, once_before)
+    assert report.trend.liftoff_sessions_in_a_row == 2
+    assert not report.see_a_professional
+
+
+@pytest.mark.parametrize(
+    ("faulty_now", "faulty_before", "verdict"),
+    [(1, 8, "better"), (4, 4, "steady"), (9, 2, "worse")],
+)
+def test_the_trend_compares_faulty_reps_with_earlier_sessions(
+    faulty_now: int, faulty_before: int, verdict: str
+) -> None:
+    this = summary(9000, 10, faulty_now, 0)
+    earlier = [summary(8000, 10, faulty_before, 0), summary(7000, 10, faulty_before, 0)]
+    trend = session_report(this, [], earlier).trend
+    assert trend.verdict == verdict
+    assert trend.faulty_share == faulty_now / 10
+    assert trend.earlier_faulty_share == faulty_before / 10
+
+
+def test_a_first_session_has_nothing_to_compare_with() -> None:
+    trend = session_report(summary(9000, 10, 3, 0), [], []).trend
+    assert trend.verdict == "first session"
+    assert trend.earlier_faulty_share is None
