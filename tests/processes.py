@@ -25,7 +25,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from gymfloor.storage import OperationalStore
 
@@ -171,7 +171,69 @@ def exported(data_dir: Path) -> list[Report]:
     return canonical([json.loads(line) for line in done.stdout.splitlines()])
 
 
-class Mosquitto:
+class ServerProcess:
+    """A server started for one test: its own port and directory, its log kept there."""
+
+    program: str
+    log_name: str
+    start_timeout_s = 10.0
+    stop_timeout_s = 10.0
+
+    def __init__(self, directory: Path, port: int | None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def arguments(self) -> list[str]:
+        raise NotImplementedError
+
+    def answering(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.process = subprocess.Popen(
+            [self.program, *self.arguments()],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.directory / self.log_name, "ab"),  # noqa: SIM115
+        )
+        wait_until(self._ready, self.start_timeout_s, f"{self.program} on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        """A clean stop, so the server saves what it keeps."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(self.stop_timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to save anything."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError((self.directory / self.log_name).read_text())
+        return self.answering()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class Mosquitto(ServerProcess):
+    program = MOSQUITTO
+    log_name = "mosquitto.log"
+
     def __init__(
         self,
         directory: Path,
@@ -181,10 +243,8 @@ class Mosquitto:
         tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         """`tls` is (CA, certificate, key): the listener then speaks only TLS."""
-        self.directory = directory
+        super().__init__(directory, port)
         self.tls = tls is not None
-        self.port = port or free_port()
-        directory.mkdir(parents=True, exist_ok=True)
         lines = [
             # Started as root, mosquitto would switch to its own user, which may not write here.
             f"user {getpass.getuser()}",
@@ -210,57 +270,32 @@ class Mosquitto:
             lines.append(f"acl_file {directory / 'acl'}")
         self.config = directory / "mosquitto.conf"
         self.config.write_text("\n".join(lines) + "\n")
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
-    def start(self) -> Mosquitto:
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / "mosquitto.log", "ab"),  # noqa: SIM115
-        )
-        wait_until(self._accepting, 10.0, f"mosquitto on port {self.port}")
-        return self
+    def arguments(self) -> list[str]:
+        return ["-c", str(self.config)]
 
-    def stop(self) -> None:
-        """A clean stop: the broker saves its sessions and queued messages."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-    def _accepting(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError((self.directory / "mosquitto.log").read_text())
+    def answering(self) -> bool:
         try:
             socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
             return True
         except OSError:
             return False
 
-    def __enter__(self) -> Mosquitto:
-        return self.start()
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class InfluxDB:
+class InfluxDB(ServerProcess):
     """A real InfluxDB 1.x (Debian's is 1.6.7), without authentication; `InfluxForwarder` gives
     it the /api/v2/write endpoint that gymfloor writes to."""
 
+    program = INFLUXD
+    log_name = "influxd.log"
+    start_timeout_s = stop_timeout_s = 30.0
+
     def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
-        self.port = port or free_port()
-        directory.mkdir(parents=True, exist_ok=True)
+        super().__init__(directory, port)
         self.config = directory / "influxdb.conf"
         self.config.write_text(
             f"""\
@@ -282,31 +317,13 @@ bind-address = "127.0.0.1:{free_port()}"
   level = "warn"
 """
         )
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> InfluxDB:
-        self.process = subprocess.Popen(
-            [INFLUXD, "-config", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / "influxd.log", "ab"),  # noqa: SIM115
-        )
-        wait_until(self._answering, 30.0, f"influxd on port {self.port}")
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
-
-    def kill(self) -> None:
-        """SIGKILL; what it acknowledged is in its write-ahead log already."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(10)
+    def arguments(self) -> list[str]:
+        return ["-config", str(self.config)]
 
     def query(self, influxql: str, db: str | None = None) -> list[dict[str, Any]]:
         """The rows of the first statement's result, each with its series' tags; times in ns."""
@@ -324,26 +341,12 @@ bind-address = "127.0.0.1:{free_port()}"
             for values in series["values"]
         ]
 
-    def _answering(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError((self.directory / "influxd.log").read_text())
+    def answering(self) -> bool:
         try:
             with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as response:
                 return bool(response.status == 204)
         except OSError:
             return False
-
-    def __enter__(self) -> InfluxDB:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 PRECISIONS = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}

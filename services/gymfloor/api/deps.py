@@ -81,5 +81,6 @@ Cursor = Annotated[
     str | None, Query(description="`next_cursor` of the previous page; omit for the first")
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
+OptionalId = Annotated[str | None, Query(max_length=128, description="only this one")]
 Since = Annotated[float | None, Query(description="from this time on (Unix seconds)")]
 Until = Annotated[float | None, Query(description="before this time (Unix seconds)")]

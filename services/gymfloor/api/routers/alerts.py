@@ -16,6 +16,7 @@ from gymfloor.api.config import ApiConfig
 from gymfloor.api.deps import (
     Cursor,
     Limit,
+    OptionalId,
     ReadDb,
     Since,
     StaffToken,
@@ -38,7 +39,6 @@ from gymfloor.storage.pagination import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["staff"])
 
-Id = Annotated[str | None, Query(max_length=128)]
 EVENT_ID = re.compile(r"(\d{1,18})\.(\d{1,18})")
 RECONNECT_MS = 2000
 BATCH = 200
@@ -50,8 +50,8 @@ def alerts(
     db: ReadDb,
     cursor: Cursor = None,
     limit: Limit = 50,
-    gym_id: Id = None,
-    machine_id: Id = None,
+    gym_id: OptionalId = None,
+    machine_id: OptionalId = None,
     severity: Severity | None = None,
     acknowledged: Annotated[
         bool | None, Query(description="true: only taken ones; false: only open ones")
@@ -102,7 +102,7 @@ async def stream(
     store: Annotated[OperationalStore, Depends(get_store)],
     config: Annotated[ApiConfig, Depends(get_config)],
     resume: Annotated[FeedPosition | None, Depends(_resume_after)],
-    gym_id: Id = None,
+    gym_id: OptionalId = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """New alerts (event `alert`) and acknowledgements (event `acknowledged`) as they happen.
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from gymfloor.api.deps import Cursor, Limit, ReadDb, StaffToken
+from gymfloor.api.deps import Cursor, Limit, OptionalId, ReadDb, StaffToken
 from gymfloor.storage.machines import page_machines
 from gymfloor.storage.models import MachineView
 from gymfloor.storage.pagination import Page
@@ -20,7 +18,7 @@ def machines(
     db: ReadDb,
     cursor: Cursor = None,
     limit: Limit = 100,
-    gym_id: Annotated[str | None, Query(max_length=128)] = None,
+    gym_id: OptionalId = None,
 ) -> Page[MachineView]:
     """Machines by gym and id, with their presence and the session open on each."""
     return page_machines(db, gym_id, cursor, limit)

@@ -7,10 +7,10 @@ import io
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import StreamingResponse
 
-from gymfloor.api.deps import Cursor, Limit, MemberToken, ReadDb, Since, Until
+from gymfloor.api.deps import Cursor, Limit, MemberToken, OptionalId, ReadDb, Since, Until
 from gymfloor.api.session_report import EARLIER_SESSIONS, SessionReport, session_report
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage.members import get_member
@@ -22,21 +22,7 @@ from gymfloor.storage.sessions import member_session, page_sessions, sessions_be
 router = APIRouter(prefix="/v1/me", tags=["member"])
 
 SessionId = Annotated[str, Path(min_length=1, max_length=128)]
-CSV_COLUMNS = [
-    "gym_id",
-    "machine_id",
-    "session_id",
-    "rep",
-    "t_start",
-    "t_bottom",
-    "t_end",
-    "rom_mm",
-    "eccentric_s",
-    "concentric_s",
-    "min_lumbar_ratio",
-    "faults",
-    "load_kg",
-]
+CSV_COLUMNS = list(RepReport.model_fields)  # the report's own fields, in its order
 
 
 @router.get("", response_model=Member)
@@ -55,7 +41,7 @@ def my_reps(
     db: ReadDb,
     cursor: Cursor = None,
     limit: Limit = 50,
-    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    session_id: OptionalId = None,
     since: Since = None,
     until: Until = None,
     fault: Fault | None = None,
@@ -75,7 +61,7 @@ def my_reps(
 def my_reps_csv(
     token: MemberToken,
     db: ReadDb,
-    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    session_id: OptionalId = None,
     since: Since = None,
     until: Until = None,
 ) -> StreamingResponse:
@@ -123,7 +109,7 @@ def my_session(token: MemberToken, db: ReadDb, session_id: SessionId) -> Session
 
 def _csv(reps: list[RepReport]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for report in reps:
         row = report.model_dump()

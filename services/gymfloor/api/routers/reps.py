@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from gymfloor.api.deps import Cursor, Limit, ReadDb, Since, StaffToken, Until
+from gymfloor.api.deps import Cursor, Limit, OptionalId, ReadDb, Since, StaffToken, Until
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, page_reps
 
 router = APIRouter(prefix="/v1/reps", tags=["staff"])
-
-Id = Annotated[str | None, Query(max_length=128)]
 
 
 @router.get("", response_model=Page[RepReport])
@@ -22,10 +18,10 @@ def reps(
     db: ReadDb,
     cursor: Cursor = None,
     limit: Limit = 50,
-    gym_id: Id = None,
-    machine_id: Id = None,
-    member_id: Id = None,
-    session_id: Id = None,
+    gym_id: OptionalId = None,
+    machine_id: OptionalId = None,
+    member_id: OptionalId = None,
+    session_id: OptionalId = None,
     since: Since = None,
     until: Until = None,
     fault: Fault | None = None,
