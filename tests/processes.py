@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -26,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+import psycopg
 
 from gymfloor.storage import OperationalStore
 
@@ -347,6 +350,50 @@ bind-address = "127.0.0.1:{free_port()}"
                 return bool(response.status == 204)
         except OSError:
             return False
+
+
+class PostgreSQL(ServerProcess):
+    """A real PostgreSQL, from Debian's packages, in a fresh cluster with trust authentication.
+
+    PostgreSQL refuses to run as root; as root, the cluster belongs to the `postgres` user, in a
+    directory of its own outside the tests' (which that user may not enter)."""
+
+    log_name = "postgres.log"
+    start_timeout_s = stop_timeout_s = 30.0
+
+    def __init__(self, port: int | None = None) -> None:
+        super().__init__(Path(tempfile.mkdtemp(prefix="gymfloor-test-pg-")), port)
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if as_postgres:
+            shutil.chown(self.directory, "postgres")
+        self.data = self.directory / "data"
+        initdb = [str(binaries / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"]
+        subprocess.run([*as_postgres, *initdb, "--no-sync"], check=True, capture_output=True)
+        self.program, *self.prefix = [*as_postgres, str(binaries / "postgres")]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def arguments(self) -> list[str]:
+        where = ["-D", str(self.data), "-p", str(self.port), "-k", str(self.directory)]
+        # Durability is not what these tests are about; speed is welcome.
+        settings = ["listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off"]
+        return [*self.prefix, *where, *(arg for s in settings for arg in ("-c", s))]
+
+    def answering(self) -> bool:
+        try:
+            psycopg.connect(
+                f"host=127.0.0.1 port={self.port} user=postgres", connect_timeout=1
+            ).close()
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 PRECISIONS = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}
