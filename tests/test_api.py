@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -513,3 +514,19 @@ def fuzz(operation: Any, headers: dict[str, str]) -> None:
         assert not failed, f"{case.method} {case.formatted_path}: {response.text}"
 
     never_fails()
+
+
+def test_a_locked_store_answers_503_and_the_api_carries_on(floor: Floor) -> None:
+    alert = every_page(floor, "/v1/alerts", "staff", acknowledged="false")[-1]["id"]
+    path = f"/v1/alerts/{alert}/acknowledge"
+    lock = sqlite3.connect(floor.data_dir / "gymfloor.db", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")  # as a stuck writer would; readers go on in WAL mode
+    try:
+        locked = floor.api.post(path, headers=floor.auth("staff"))
+        assert floor.get("/v1/reps", "staff", limit=1).status_code == 200
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert locked.status_code == 503
+    assert locked.headers["Retry-After"] == "5"
+    assert floor.api.post(path, headers=floor.auth("staff")).status_code == 200

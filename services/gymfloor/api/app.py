@@ -5,15 +5,20 @@ create_app(store) → FastAPI: routers under /v1 (one per resource), /healthz, /
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import OperationalError
 
 from gymfloor.api.config import ApiConfig
 from gymfloor.api.metrics import IngestCollector, RequestMetrics
 from gymfloor.api.routers import alerts, machines, me, members, ops, reps, tokens
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.pagination import CursorError
+
+log = logging.getLogger("gymfloor.api")
 
 DESCRIPTION = """
 Rep reports, sessions and coaching for members; the floor's reps, machines and staff alerts
@@ -35,8 +40,20 @@ def create_app(store: OperationalStore, config: ApiConfig | None = None) -> Fast
     for module in (me, reps, alerts, machines, members, tokens, ops):
         app.include_router(module.router)
     app.add_exception_handler(CursorError, _bad_cursor)
+    app.add_exception_handler(OperationalError, _store_unavailable)
     return app
 
 
 async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database is down, locked past its timeout or out of disk: not the request's fault, and
+    # likely to pass, so 503 (counted in gymfloor_api_requests_total) rather than a bare 500.
+    log.error("the store is unavailable (%s) for %s %s", exc, request.method, request.url.path)
+    return JSONResponse(
+        {"detail": "the store is unavailable; try again shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -14,6 +15,8 @@ from gymfloor.storage import OperationalStore
 from gymfloor.storage.models import Role, TokenInfo
 from gymfloor.storage.pagination import MAX_LIMIT
 from gymfloor.storage.tokens import authenticate
+
+log = logging.getLogger("gymfloor.api")
 
 
 def get_store(request: Request) -> OperationalStore:
@@ -44,6 +47,7 @@ _bearer = HTTPBearer(auto_error=False, description="a token from `gymfloor token
 
 
 def _token(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     store: Annotated[OperationalStore, Depends(get_store)],
 ) -> TokenInfo:
@@ -52,6 +56,8 @@ def _token(
     with store.read() as db:
         token = authenticate(db, credentials.credentials)
     if token is None:
+        client = request.client.host if request.client else "unknown"
+        log.warning("refused an unknown or revoked token from %s", client)
         raise _unauthorised("the token is unknown or revoked")
     return token
 
