@@ -5,6 +5,7 @@ a kill of ingest."""
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,9 +135,9 @@ def test_a_machine_status_is_stamped_with_the_last_message() -> None:
 def test_a_trace_bucket_leaves_out_a_dropped_sample() -> None:
     trace = Trace(
         KEY,
-        np.array([1764064836_700_000_000, 1764064836_800_000_000, 1764064836_900_000_000]),
-        np.array([250.5, np.nan, np.nan]),
-        np.array([5.21, 4.9, np.nan]),
+        [1764064836_700_000_000, 1764064836_800_000_000, 1764064836_900_000_000],
+        [250.5, np.nan, np.nan],
+        [5.21, 4.9, np.nan],
     )
     assert trace_lines(trace) == [
         "trace,gym_id=g1,machine_id=lp-03 lumbar_kpa=5.21,sled_mm=250.5 1764064836700000000",
@@ -153,10 +154,10 @@ def test_downsampling_gives_each_bucket_one_sample_though_buckets_straddle_batch
     period = 100_000_000  # 10 Hz
     t0 = 1764064800.037  # batch boundaries fall inside buckets
     traces = [downsample(KEY, batch(t0 + i * 0.1), period) for i in range(50)]
-    times = np.concatenate([trace.t_ns for trace in traces]).tolist()
+    times = [t for trace in traces for t in trace.t_ns]
     first = (round(t0 * 1e6) * 1000 // period + 1) * period
     assert times == list(range(first, first + 50 * period, period))
-    assert traces[0].sled_mm.tolist() == [107.0]  # at .107, the first in the bucket from .100
+    assert traces[0].sled_mm == [107.0]  # at .107, the first in the bucket from .100
 
 
 def test_changes_become_one_line_per_point() -> None:
@@ -283,8 +284,8 @@ def expected_trace(recording: Path, hz: float) -> dict[str, set[int]]:
         key, channel = parse_machine_topic(message["topic"])
         if channel is MachineChannel.TELEMETRY:
             trace = downsample(key, decode_telemetry(message["payload"]), round(1e9 / hz))
-            present = zip(trace.t_ns.tolist(), np.isfinite(trace.sled_mm).tolist(), strict=True)
-            buckets[key.machine_id].update(t for t, sled in present if sled)
+            present = zip(trace.t_ns, trace.sled_mm, strict=True)
+            buckets[key.machine_id].update(t for t, sled in present if math.isfinite(sled))
     return buckets
 
 

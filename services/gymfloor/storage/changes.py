@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from gymfloor.contract import MachineKey, RepReport, SessionPayload, StaffAlert
 
 
@@ -28,9 +26,9 @@ class Trace:
     stamped with the bucket's start (Unix nanoseconds). NaN is a dropped sample."""
 
     machine: MachineKey
-    t_ns: np.ndarray
-    sled_mm: np.ndarray
-    lumbar_kpa: np.ndarray
+    t_ns: list[int]
+    sled_mm: list[float]
+    lumbar_kpa: list[float]
 
     def __len__(self) -> int:
         return len(self.t_ns)

@@ -111,9 +111,7 @@ def trace_lines(trace: Trace) -> list[str]:
     value unequal to itself) is left out."""
     head = f"{TRACE},gym_id={trace.machine.gym_id},machine_id={trace.machine.machine_id} "
     lines = []
-    for t, lumbar, sled in zip(
-        trace.t_ns.tolist(), trace.lumbar_kpa.tolist(), trace.sled_mm.tolist(), strict=True
-    ):
+    for t, lumbar, sled in zip(trace.t_ns, trace.lumbar_kpa, trace.sled_mm, strict=True):
         channels = (("lumbar_kpa", lumbar), ("sled_mm", sled))
         if fields := ",".join(f"{name}={v!r}" for name, v in channels if v == v):
             lines.append(f"{head}{fields} {t}")

@@ -1,0 +1,82 @@
+"""What the InfluxDB sink costs ingest's pipeline thread, per message, measured side by side.
+
+The pipeline runs the same simulated floor three ways, in turn, `--repeats` times each:
+
+- `plain`: as ingest runs without InfluxDB;
+- `trace`: with the telemetry trace downsampled (`trace_hz`), as ingest runs with InfluxDB;
+- `spooled`: the same, and every flush's changes turned into line protocol and appended to a
+  spool on disk, which is all the sink adds to that thread (the sender has its own).
+
+Flushes come every 20 messages, as ingest's 0.2 s flush does on a floor of ten machines at
+10 batches a second each. Prints the median microseconds per message of each way, the ratio to
+`plain`, and the spool's bytes per message.
+
+    python bench/sink_cost.py [--machines 10] [--visits 2] [--repeats 5] [--trace-hz 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from gymfloor.detector import Detector, warm_up
+from gymfloor.ingest.alerts import AlertPolicy
+from gymfloor.ingest.pipeline import Pipeline
+from gymfloor.storage.timeseries.points import changes_lines
+from gymfloor.storage.timeseries.spool import Spool
+from gymfloor_edge.simulator import SimulationPlan, simulate
+
+FLUSH_EVERY = 20
+
+
+def run(
+    messages: list[tuple[str, bytes, float]], trace_hz: float | None, spool: Spool | None
+) -> float:
+    """Seconds for the whole floor."""
+    pipeline = Pipeline(Detector(), AlertPolicy(), trace_hz=trace_hz)
+    start = time.perf_counter()
+    for index, (topic, payload, t) in enumerate(messages, 1):
+        pipeline.handle(topic, payload, t, live=True)
+        if index % FLUSH_EVERY == 0:
+            changes = pipeline.take_changes()
+            if spool is not None:
+                spool.append(changes_lines(changes))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--machines", type=int, default=10)
+    parser.add_argument("--visits", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--trace-hz", type=float, default=10.0)
+    args = parser.parse_args()
+
+    plan = SimulationPlan(seed=9, machines=args.machines, visits=args.visits)
+    messages = [(m.topic, json.dumps(m.payload).encode(), m.t) for m in simulate(plan).messages]
+    warm_up()
+    print(f"{len(messages)} messages from {args.machines} machines; trace at {args.trace_hz} Hz")
+    times: dict[str, list[float]] = {"plain": [], "trace": [], "spooled": []}
+    spooled_bytes = 0
+    with tempfile.TemporaryDirectory() as folder:
+        for repeat in range(args.repeats):
+            times["plain"].append(run(messages, None, None))
+            times["trace"].append(run(messages, args.trace_hz, None))
+            spool = Spool(Path(folder) / str(repeat), max_bytes=1024**3)
+            times["spooled"].append(run(messages, args.trace_hz, spool))
+            spooled_bytes = sum(p.stat().st_size for p in spool.directory.glob("*.lp"))
+            spool.close()
+    plain = statistics.median(times["plain"])
+    print(f"{'way':10s} {'µs/message':>11s} {'ratio':>7s}")
+    for way, seconds in times.items():
+        median = statistics.median(seconds)
+        print(f"{way:10s} {median / len(messages) * 1e6:11.1f} {median / plain:7.2f}")
+    print(f"spool: {spooled_bytes / len(messages):.0f} bytes per message")
+
+
+if __name__ == "__main__":
+    main()
