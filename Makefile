@@ -16,8 +16,9 @@ $(BIN)/gymfloor: pyproject.toml
 	@touch $@
 
 test: install
-	@# The live tests start brokers of their own from Debian's Mosquitto, some with TLS.
-	@scripts/ensure-debian-packages mosquitto mosquitto-clients openssl
+	@# The tests start servers of their own from Debian's packages: Mosquitto brokers (some with
+	@# TLS), InfluxDB (1.6; a forwarder in the tests adds 1.8's /api/v2/write) and PostgreSQL.
+	@scripts/ensure-debian-packages mosquitto mosquitto-clients openssl influxdb postgresql
 	$(BIN)/pytest
 
 demo: install
@@ -37,6 +38,7 @@ bench: install
 	$(BIN)/python bench/detector_speed.py
 	$(BIN)/python bench/analyze_speed.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -22,7 +22,7 @@ from gymfloor.storage.models import Role
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, page_reps
 from gymfloor.storage.schema import metadata
-from gymfloor.storage.sessions import member_session, page_sessions, sessions_before
+from gymfloor.storage.sessions import page_sessions, session_history
 from gymfloor.storage.tokens import authenticate, issue_token, revoke_token
 from gymfloor_edge.simulator import SimulationPlan, simulate
 from processes import PostgreSQL
@@ -61,7 +61,9 @@ def every(fetch: Any) -> Read:
     cursor = None
     while True:
         page: Page[Any] = fetch(cursor)
-        items += [item.model_dump(mode="json") for item in page.items]
+        items += [
+            json.loads(i) if isinstance(i, str) else i.model_dump(mode="json") for i in page.items
+        ]
         if page.next_cursor is None:
             return items
         cursor = page.next_cursor
@@ -114,9 +116,8 @@ def test_sessions_and_their_totals_read_back_the_same(
     assert len(sessions) >= 2
 
     def newest_with_earlier(db: Any) -> Read:
-        session = member_session(db, member, sessions[0]["session_id"])
-        assert session is not None
-        return [s.model_dump(mode="json") for s in [session, *sessions_before(db, session, 5)]]
+        history = session_history(db, member, sessions[0]["session_id"], 5)
+        return [s.model_dump(mode="json") for s in history]
 
     assert on_both(stores, newest_with_earlier) == sessions[:6]
 

@@ -36,7 +36,7 @@ def create_app(store: OperationalStore, config: ApiConfig | None = None) -> Fast
     app.state.config = config
     app.state.registry = registry = CollectorRegistry()
     registry.register(IngestCollector(store, config.ingest_stale_s))
-    app.middleware("http")(RequestMetrics(registry))
+    app.add_middleware(RequestMetrics, registry=registry)
     for module in (me, reps, alerts, machines, members, tokens, ops):
         app.include_router(module.router)
     app.add_exception_handler(CursorError, _bad_cursor)

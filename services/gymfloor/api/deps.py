@@ -19,12 +19,16 @@ from gymfloor.storage.tokens import authenticate
 log = logging.getLogger("gymfloor.api")
 
 
-def get_store(request: Request) -> OperationalStore:
+# Dependencies that do no I/O are `async`: FastAPI runs a plain `def` in a worker thread, and
+# the hand-off costs more than they do.
+
+
+async def get_store(request: Request) -> OperationalStore:
     store: OperationalStore = request.app.state.store
     return store
 
 
-def get_config(request: Request) -> ApiConfig:
+async def get_config(request: Request) -> ApiConfig:
     config: ApiConfig = request.app.state.config
     return config
 
@@ -69,7 +73,7 @@ def _unauthorised(reason: str) -> HTTPException:
 
 
 def _role(*allowed: Role) -> object:
-    def check(token: Annotated[TokenInfo, Depends(_token)]) -> TokenInfo:
+    async def check(token: Annotated[TokenInfo, Depends(_token)]) -> TokenInfo:
         if token.role not in allowed:
             names = " or ".join(role.value for role in allowed)
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs a {names} token")

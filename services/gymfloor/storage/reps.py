@@ -47,11 +47,12 @@ class RepFilter:
         return query
 
 
-def page_reps(db: Connection, where: RepFilter, cursor: str | None, limit: int) -> Page[RepReport]:
-    """Newest first."""
+def page_reps(db: Connection, where: RepFilter, cursor: str | None, limit: int) -> Page[str]:
+    """Newest first, each report as the JSON it was stored as: ingest wrote it from a validated
+    `RepReport`, so a list can serve it without parsing and validating it again."""
     query = keyset(where.apply(select(_reps.c.report, *_ORDER)), _ORDER, cursor, limit)
     rows = db.execute(query).all()
-    return page(rows, limit, lambda r: (r.t_start, r.id), _report)
+    return page(rows, limit, lambda r: (r.t_start, r.id), lambda r: str(r.report))
 
 
 def all_reps(db: Connection, where: RepFilter) -> Iterator[RepReport]:

@@ -78,7 +78,9 @@ reps = Table(
     UniqueConstraint("gym_id", "machine_id", "t_start", name="uq_reps_machine_start"),
     Index("ix_reps_start", "t_start"),
     Index("ix_reps_member_start", "member_id", "t_start"),
-    Index("ix_reps_session", "session_id"),
+    # A session's reps, in order: with the session id alone SQLite would rather scan every rep
+    # of the session's machine through uq_reps_machine_start, for its order (migration 0002).
+    Index("ix_reps_session", "session_id", "gym_id", "machine_id", "t_start"),
 )
 
 alerts = Table(

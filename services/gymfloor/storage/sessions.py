@@ -36,28 +36,29 @@ def page_sessions(
     )
 
 
-def member_session(db: Connection, member_id: str, session_id: str) -> SessionSummary | None:
-    """One of the member's sessions; None when it is not theirs, as when it does not exist."""
+def session_history(
+    db: Connection, member_id: str, session_id: str, earlier: int
+) -> list[SessionSummary]:
+    """One of the member's sessions, then up to `earlier` of their sessions before it, newest
+    first; empty when the session is not theirs, as when it does not exist."""
+    c = _sessions.c
     query = (
         select(_sessions)
-        .where(_sessions.c.member_id == member_id, _sessions.c.session_id == session_id)
-        .order_by(_sessions.c.t_start.desc())
+        .where(c.member_id == member_id, c.session_id == session_id)
+        .order_by(c.t_start.desc())
         .limit(1)
     )
-    row = db.execute(query).first()
-    return None if row is None else _summarise(db, [row])[_key(row)]
-
-
-def sessions_before(db: Connection, session: SessionSummary, count: int) -> list[SessionSummary]:
-    """The member's `count` sessions before this one, newest first."""
+    session = db.execute(query).first()
+    if session is None:
+        return []
     query = (
         select(_sessions)
-        .where(_sessions.c.member_id == session.member_id, _sessions.c.t_start < session.t_start)
+        .where(c.member_id == member_id, c.t_start < session.t_start)
         .order_by(*(column.desc() for column in _ORDER))
-        .limit(count)
+        .limit(earlier)
     )
-    rows = db.execute(query).all()
-    summaries = _summarise(db, rows)
+    rows = [session, *db.execute(query).all()]
+    summaries = _summarise(db, rows)  # one query for them all
     return [summaries[_key(row)] for row in rows]
 
 

@@ -7,17 +7,18 @@ import io
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
 from fastapi.responses import StreamingResponse
 
 from gymfloor.api.deps import Cursor, Limit, MemberToken, OptionalId, ReadDb, Since, Until
+from gymfloor.api.pages import stored_json_page
 from gymfloor.api.session_report import EARLIER_SESSIONS, SessionReport, session_report
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage.members import get_member
 from gymfloor.storage.models import Member, SessionSummary
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, all_reps, page_reps
-from gymfloor.storage.sessions import member_session, page_sessions, sessions_before
+from gymfloor.storage.sessions import page_sessions, session_history
 
 router = APIRouter(prefix="/v1/me", tags=["member"])
 
@@ -45,12 +46,12 @@ def my_reps(
     since: Since = None,
     until: Until = None,
     fault: Fault | None = None,
-) -> Page[RepReport]:
+) -> Response:
     """The member's reps, newest first."""
     where = RepFilter(
         member_id=token.member_id, session_id=session_id, since=since, until=until, fault=fault
     )
-    return page_reps(db, where, cursor, limit)
+    return stored_json_page(page_reps(db, where, cursor, limit))
 
 
 @router.get(
@@ -94,9 +95,10 @@ def my_session(token: MemberToken, db: ReadDb, session_id: SessionId) -> Session
     """One session: its reps, faults and metrics, the trend against earlier sessions, and
     coaching."""
     assert token.member_id is not None
-    session = member_session(db, token.member_id, session_id)
-    if session is None:  # someone else's session is not found either: ids reveal nothing
+    history = session_history(db, token.member_id, session_id, EARLIER_SESSIONS)
+    if not history:  # someone else's session is not found either: ids reveal nothing
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
+    session, *earlier = history
     where = RepFilter(
         gym_id=session.gym_id,
         machine_id=session.machine_id,
@@ -104,7 +106,7 @@ def my_session(token: MemberToken, db: ReadDb, session_id: SessionId) -> Session
         session_id=session_id,
     )
     reps = list(all_reps(db, where))
-    return session_report(session, reps, sessions_before(db, session, EARLIER_SESSIONS))
+    return session_report(session, reps, earlier)
 
 
 def _csv(reps: list[RepReport]) -> Iterator[str]:

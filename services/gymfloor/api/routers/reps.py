@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from gymfloor.api.deps import Cursor, Limit, OptionalId, ReadDb, Since, StaffToken, Until
+from gymfloor.api.pages import stored_json_page
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, page_reps
@@ -25,7 +26,7 @@ def reps(
     since: Since = None,
     until: Until = None,
     fault: Fault | None = None,
-) -> Page[RepReport]:
+) -> Response:
     """Reps, newest first."""
     where = RepFilter(gym_id, machine_id, member_id, session_id, since, until, fault)
-    return page_reps(db, where, cursor, limit)
+    return stored_json_page(page_reps(db, where, cursor, limit))
