@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/detector_speed.py
 	$(BIN)/python bench/analyze_speed.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/sink_cost.py
 	$(BIN)/python bench/api.py
 
 clean:

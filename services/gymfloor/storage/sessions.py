@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, func, or_, select, tuple_
+from sqlalchemy import Connection, Row, Select, bindparam, case, func, or_, select
 
 from gymfloor.contract import Fault
 from gymfloor.storage import schema
@@ -66,15 +66,10 @@ def _key(row: Any) -> tuple[str, str, str]:
     return (row.gym_id, row.machine_id, row.session_id)
 
 
-def _summarise(
-    db: Connection, rows: Sequence[Row[Any]]
-) -> dict[tuple[str, str, str], SessionSummary]:
-    """Summaries of these sessions, from their reps, in one query."""
-    if not rows:
-        return {}
+def _summary_query() -> Select[Any]:
     c = _reps.c
     flags = [c[fault.value] for fault in Fault]
-    query = (
+    return (
         select(
             c.gym_id,
             c.machine_id,
@@ -87,13 +82,31 @@ def _summarise(
             func.min(c.min_lumbar_ratio).label("min_lumbar_ratio"),
         )
         .where(
-            c.member_id == rows[0].member_id,
-            c.session_id.in_({row.session_id for row in rows}),
-            tuple_(c.gym_id, c.machine_id, c.session_id).in_([_key(row) for row in rows]),
+            c.member_id == bindparam("member_id"),
+            c.session_id.in_(bindparam("session_ids", expanding=True)),
         )
         .group_by(c.gym_id, c.machine_id, c.session_id)
     )
-    totals = {_key(t): t for t in db.execute(query)}
+
+
+def _count_true(condition: Any) -> Any:
+    # SUM over a boolean is not portable (PostgreSQL refuses it); over 0/1 it is.
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+# Built once: building it anew on every call cost more than SQLite took to run it.
+_SUMMARY = _summary_query()
+
+
+def _summarise(
+    db: Connection, rows: Sequence[Row[Any]]
+) -> dict[tuple[str, str, str], SessionSummary]:
+    """Summaries of one member's sessions, from their reps, in one query. A session id on two
+    machines gives two groups; each summary takes its own by the whole key."""
+    if not rows:
+        return {}
+    params = {"member_id": rows[0].member_id, "session_ids": sorted({r.session_id for r in rows})}
+    totals = {_key(t): t for t in db.execute(_SUMMARY, params)}
     summaries = {}
     for row in rows:
         t = totals.get(_key(row))
@@ -113,8 +126,3 @@ def _summarise(
             min_lumbar_ratio=t.min_lumbar_ratio if t else None,
         )
     return summaries
-
-
-def _count_true(condition: Any) -> Any:
-    # SUM over a boolean is not portable (PostgreSQL refuses it); over 0/1 it is.
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
