@@ -26,6 +26,7 @@ from gymfloor.contract.payloads import TelemetryBatch
 from gymfloor.ingest.pipeline import downsample
 from gymfloor.storage import Changes, MachineStatus, OperationalStore
 from gymfloor.storage.changes import Trace
+from gymfloor.storage.models import TimeseriesHealth
 from gymfloor.storage.timeseries.points import (
     alert_point,
     changes_lines,
@@ -289,6 +290,15 @@ def expected_trace(recording: Path, hz: float) -> dict[str, set[int]]:
     return buckets
 
 
+def sink_health(data_dir: Path) -> TimeseriesHealth | None:
+    store = OperationalStore(f"sqlite:///{data_dir / 'gymfloor.db'}")
+    try:
+        statuses = store.ingest_statuses()
+    finally:
+        store.close()
+    return statuses[0].health.timeseries if statuses else None
+
+
 def counts(db: InfluxDB, measurement: str, field: str, by: str) -> dict[str, int]:
     rows = db.query(f'SELECT count("{field}") FROM "{measurement}" GROUP BY "{by}"', "gymfloor")
     return {row[by]: row["count"] for row in rows}
@@ -427,6 +437,16 @@ def test_points_survive_an_influxdb_outage_and_a_kill_of_ingest_and_arrive_once(
         db.start()  # the same port and data
         service.wait_for_log("influxdb reachable again")
         wait_until(lambda: spool_backlog_bytes(spool_dir) == 0, 120, "the spool to drain")
+        # What ingest reports for /metrics and /readyz: the outage counted, then caught up.
+        wait_until(
+            lambda: (
+                (h := sink_health(tmp_path)) is not None and h.reachable and not h.backlog_points
+            ),
+            30,
+            "ingest to report the drained spool",
+        )
+        health = sink_health(tmp_path)
+        assert health is not None and health.write_errors > 0 and health.points_written > 0
         assert service.stop() == 0
     assert exported(tmp_path) == expected
 

@@ -30,6 +30,15 @@ INGEST_COUNTERS = {
 }
 
 
+TIMESERIES_COUNTERS = {
+    "points_written": "time-series points InfluxDB accepted",
+    "write_errors": "failed writes to InfluxDB (retried)",
+    "writes_refused": "chunks of points InfluxDB refused as invalid (skipped)",
+    "points_dropped": "points dropped from a full spool",
+    "spool_errors": "appends or syncs of the spool that failed",
+}
+
+
 class IngestCollector(Collector):
     def __init__(self, store: OperationalStore, stale_after_s: float) -> None:
         self.store = store
@@ -47,6 +56,12 @@ class IngestCollector(Collector):
             family = CounterMetricFamily(f"gymfloor_ingest_{name}", help_text, labels=["instance"])
             for status in statuses:
                 family.add_metric([status.instance], status.health.counters.get(name, 0))
+            yield family
+        for name, help_text in TIMESERIES_COUNTERS.items():
+            family = CounterMetricFamily(f"gymfloor_influx_{name}", help_text, labels=["instance"])
+            for status in statuses:
+                sink = status.health.timeseries
+                family.add_metric([status.instance], getattr(sink, name) if sink else 0)
             yield family
         yield from self._gauges(statuses)
         yield self._latency(statuses)

@@ -269,6 +269,9 @@ class IngestService:
                 backlog_points=sink.backlog_points,
                 points_written=sink.points_written,
                 write_errors=sink.write_errors,
+                writes_refused=sink.writes_refused,
+                points_dropped=sink.points_dropped,
+                spool_errors=sink.spool_errors,
                 last_error=sink.last_error,
             ),
         )

@@ -99,7 +99,10 @@ class TimeseriesHealth(BaseModel):
     reachable: bool
     backlog_points: int = Field(description="points spooled on disk and not yet written")
     points_written: int
-    write_errors: int
+    write_errors: int = Field(description="failed writes, each retried")
+    writes_refused: int = Field(0, description="chunks InfluxDB refused as invalid, skipped")
+    points_dropped: int = Field(0, description="points dropped with the spool full")
+    spool_errors: int = Field(0, description="appends or syncs of the spool that failed")
     last_error: str | None
 
 
