@@ -363,7 +363,7 @@ def free_port() -> int:
 class Server:
     """`gymfloor api` as an operator runs it, on a port of its own."""
 
-    def __init__(self, db_path: Path, folder: Path) -> None:
+    def __init__(self, db_path: Path, folder: Path, workers: int) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.args = [
@@ -375,6 +375,8 @@ class Server:
             f"sqlite:///{db_path}",
             "--data-dir",
             str(folder),
+            "--workers",
+            str(workers),
         ]
         self.log = folder / "api.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -411,10 +413,18 @@ class Server:
                 self.process.wait(10)
 
     def cpu_s(self) -> float:
-        """User and system CPU seconds the server has used so far."""
+        """User and system CPU seconds the server has used so far, its worker processes (its
+        children) included."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a process that ended meanwhile
+                continue
+            if stat.parent.name == str(self.process.pid) or fields[1] == str(self.process.pid):
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def get(url: str, token: str | None = None) -> tuple[int, Any]:
@@ -646,6 +656,7 @@ def main() -> None:
         "--member-tokens", type=int, default=10, help="members whose sessions are requested"
     )
     parser.add_argument("--deep-pages", type=int, default=1000, help="depth of the deep page")
+    parser.add_argument("--workers", type=int, default=1, help="`gymfloor api --workers`")
     if parser.parse_known_args()[0].quick:  # shorter defaults; flags given still win
         parser.set_defaults(
             reps=100_000, members=200, seconds=3, warmup=1, repeats=1, serial_seconds=2
@@ -684,7 +695,7 @@ def main() -> None:
             f"(the median member's count), {sum(sessions)} session reports in turn; "
             f"{len(machines)} machines in turn"
         )
-        with Server(path, folder) as server:
+        with Server(path, folder, args.workers) as server:
             say(f"server: {' '.join(server.args)}")
             check_endpoints(server, members, staff, machines)
             deep, deep_p50, deep_p99 = deep_cursor(server, staff, args.deep_pages)

@@ -530,3 +530,17 @@ def test_a_locked_store_answers_503_and_the_api_carries_on(floor: Floor) -> None
     assert locked.status_code == 503
     assert locked.headers["Retry-After"] == "5"
     assert floor.api.post(path, headers=floor.auth("staff")).status_code == 200
+
+
+def test_several_worker_processes_serve_the_same_api(floor: Floor) -> None:
+    port = free_port()
+    env = {"GYMFLOOR_DATA_DIR": str(floor.data_dir)}
+    with Service("api", "--port", str(port), "--workers", "2", env=env) as api:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{base}/healthz"), 30, "the API's workers")
+        api.wait_for_log("Started server process", count=2)
+        for role in ("staff", "member_a"):
+            path = "/v1/reps" if role == "staff" else "/v1/me/reps"
+            mine = httpx.get(f"{base}{path}", params={"limit": 5}, headers=floor.auth(role))
+            assert mine.json() == floor.get(path, role, limit=5).json()
+        assert api.stop() == 0

@@ -217,6 +217,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     api_cmd.add_argument("--host", help="address to listen on (env GYMFLOOR_API__HOST)")
     api_cmd.add_argument("--port", type=int, help="port (env GYMFLOOR_API__PORT; default 8000)")
+    api_cmd.add_argument(
+        "--workers", type=int, help="server processes (env GYMFLOOR_API__WORKERS; default 1)"
+    )
     _add_store_flags(api_cmd)
     api_cmd.set_defaults(run=_run_api)
 
@@ -590,7 +593,9 @@ def _run_api(args: argparse.Namespace, settings: Settings) -> int:
     from gymfloor.storage import OperationalStore
 
     settings = _with_flags(args, settings)
-    overrides = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name)}
+    overrides = {
+        name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name)
+    }
     config = settings.api.model_copy(update=overrides)
     store = OperationalStore(settings.store_url)
     try:

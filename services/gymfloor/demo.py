@@ -76,7 +76,10 @@ def run_demo(
         )
         store = OperationalStore(settings.store_url)
         stack.callback(store.close)
-        api_config = settings.api.model_copy(update={"port": _free_port(settings.api.port)})
+        # One process: the demo runs everything in this one.
+        api_config = settings.api.model_copy(
+            update={"port": _free_port(settings.api.port), "workers": 1}
+        )
         api_stopping = threading.Event()
         api_thread = threading.Thread(
             target=serve, args=(store, api_config, api_stopping), name="api-runner"

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field
 class ApiConfig(BaseModel):
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for every one)")
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(
+        1, ge=1, le=64, description="server processes; one per core answers more requests"
+    )
     stream_poll_s: float = Field(
         0.5, gt=0, le=10, description="seconds between looks for new alerts for the live stream"
     )
