@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
+import socket
 import threading
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gymfloor.api.app import create_app
 from gymfloor.api.config import ApiConfig
@@ -71,8 +74,23 @@ def _serve_processes(store: OperationalStore, config: ApiConfig) -> bool:
     return True
 
 
+class _NoDelayH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, with Nagle's algorithm off on every connection.
+
+    With several workers, uvicorn binds the shared socket itself without naming TCP, and asyncio
+    then leaves Nagle on for the connections it accepts: each response waited 40 ms for the
+    client's delayed ACK (measured: 44 ms per request, where one process took 2-5 ms)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        connection = transport.get_extra_info("socket")
+        if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
 def _options(config: ApiConfig) -> dict[str, Any]:
     return {
+        "http": _NoDelayH11Protocol,
         "host": config.host,
         "port": config.port,
         "log_config": None,  # our logging, text or JSON, for uvicorn's lines too
