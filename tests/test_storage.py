@@ -12,6 +12,7 @@ from gymfloor.api.session_report import session_report
 from gymfloor.coaching import SEE_A_PROFESSIONAL
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage import OperationalStore, migrate
+from gymfloor.storage.members import get_member
 from gymfloor.storage.models import Role, SessionSummary
 from gymfloor.storage.pagination import CursorError, decode, encode
 from gymfloor.storage.schema import metadata
@@ -45,6 +46,7 @@ def test_a_token_works_until_revoked_and_only_its_hash_is_kept(
     with store.transaction() as db:
         info, secret = issue_token(db, Role.MEMBER, "m-1", None, 1.0)
     with store.read() as db:
+        assert get_member(db, "m-1") is not None  # registered with the token
         assert authenticate(db, secret) == info
         assert authenticate(db, secret + "x") is None
         assert authenticate(db, secret.replace(info.id, "0" * 12)) is None

@@ -605,7 +605,6 @@ def _run_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_token_issue(args: argparse.Namespace, settings: Settings) -> int:
-    from gymfloor.storage.members import add_member
     from gymfloor.storage.models import Role
     from gymfloor.storage.tokens import issue_token
 
@@ -615,10 +614,7 @@ def _run_token_issue(args: argparse.Namespace, settings: Settings) -> int:
             "gymfloor tokens issue: --member is required for, and only for, --role member"
         )
     with _store(args, settings) as store, store.transaction() as db:
-        now = time.time()
-        if args.member is not None:
-            add_member(db, args.member, None, now)
-        info, secret = issue_token(db, role, args.member, args.label, now)
+        info, secret = issue_token(db, role, args.member, args.label, time.time())
     log.info("issued %s token %s", info.role.value, info.id)
     print(secret)
     return 0

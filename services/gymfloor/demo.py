@@ -40,7 +40,6 @@ from gymfloor.mqtt import new_client, start
 from gymfloor.mqtt.embedded import EmbeddedBroker
 from gymfloor.settings import Settings
 from gymfloor.storage import OperationalStore
-from gymfloor.storage.members import add_member
 from gymfloor.storage.models import Role
 from gymfloor.storage.tokens import issue_token
 from gymfloor_edge.fleet import run_fleet
@@ -149,7 +148,6 @@ def _api_note(store: OperationalStore, config: ApiConfig) -> str:
     with store.transaction() as db:
         now = time.time()
         _, staff = issue_token(db, Role.STAFF, None, "demo", now)
-        add_member(db, member, None, now)
         _, member_token = issue_token(db, Role.MEMBER, member, "demo", now)
     base = f"http://{config.host}:{config.port}"
     return (

@@ -10,6 +10,7 @@ import secrets
 from sqlalchemy import Connection, select
 
 from gymfloor.storage import schema
+from gymfloor.storage.members import add_member
 from gymfloor.storage.models import Role, TokenInfo
 from gymfloor.storage.pagination import Page, keyset, page
 
@@ -20,9 +21,12 @@ PREFIX = "gf"
 def issue_token(
     db: Connection, role: Role, member_id: str | None, label: str | None, at: float
 ) -> tuple[TokenInfo, str]:
-    """A new token and its secret. The id is public; the secret is the whole token."""
+    """A new token and its secret. The id is public; the secret is the whole token. A member
+    token registers its member if the store does not know them yet."""
     if (role is Role.MEMBER) != (member_id is not None):
         raise ValueError("a member token needs a member id, and only a member token has one")
+    if member_id is not None:
+        add_member(db, member_id, None, at)
     token_id = secrets.token_hex(6)
     secret = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
     db.execute(

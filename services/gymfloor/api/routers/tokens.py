@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field, model_validator
 
 from gymfloor.api.deps import AdminToken, Cursor, Limit, ReadDb, WriteDb
 from gymfloor.contract.topics import ID_PATTERN
-from gymfloor.storage.members import add_member
 from gymfloor.storage.models import Role, TokenInfo
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.tokens import issue_token, page_tokens, revoke_token
@@ -47,10 +46,7 @@ def tokens(
 
 @router.post("", response_model=IssuedToken, status_code=status.HTTP_201_CREATED)
 def issue(token: AdminToken, db: WriteDb, new: NewToken) -> IssuedToken:
-    now = time.time()
-    if new.member_id is not None:
-        add_member(db, new.member_id, None, now)
-    info, secret = issue_token(db, new.role, new.member_id, new.label, now)
+    info, secret = issue_token(db, new.role, new.member_id, new.label, time.time())
     return IssuedToken(token=secret, info=info)
 
 
