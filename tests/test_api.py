@@ -181,6 +181,7 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/alerts/stream", frozenset(STAFF)),
     Endpoint("POST", "/v1/alerts/{alert}/acknowledge", frozenset(STAFF)),
     Endpoint("GET", "/v1/machines", frozenset(STAFF)),
+    Endpoint("GET", "/v1/machines/g1/lp-01/trace", frozenset(STAFF)),
     Endpoint("GET", "/v1/members", frozenset(ADMIN)),
     Endpoint("POST", "/v1/members", frozenset(ADMIN), {"member_id": "m-new"}, status=201),
     Endpoint("GET", "/v1/members/{member_a}", frozenset(ADMIN)),
@@ -336,6 +337,33 @@ def test_machines_show_presence_and_no_open_session_after_check_out(floor: Floor
         assert machine["state"] in ("online", "offline")
         # The recording ends with everyone checked out.
         assert machine["current_session"] is None
+        own = sorted(
+            (r for r in floor.reports if r["machine_id"] == machine["machine_id"]),
+            key=lambda r: r["t_start"],
+        )
+        assert machine["last_rep"]["t_start"] == own[-1]["t_start"]
+        faulty = [r for r in own if r["faults"]]
+        assert machine["last_fault"]["t_start"] == faulty[-1]["t_start"]
+        assert machine["last_fault"]["faults"] == faulty[-1]["faults"]
+
+
+def test_a_machines_trace_is_its_last_set_with_the_reps_in_it(floor: Floor) -> None:
+    for machine in ("lp-01", "lp-02", "lp-03"):
+        trace = floor.get(f"/v1/machines/g1/{machine}/trace", "staff", seconds=600).json()
+        times = trace["t"]
+        assert len(times) > 100 and times == sorted(times)
+        assert len(trace["sled_mm"]) == len(trace["lumbar_ratio"]) == len(times)
+        ratios = [r for r in trace["lumbar_ratio"] if r is not None]
+        assert ratios and 0.7 < sorted(ratios)[len(ratios) // 2] < 1.3  # on the pad, mostly
+        served = {(r["t_start"], tuple(r["faults"])) for r in trace["reps"]}
+        in_window = {
+            (r["t_start"], tuple(r["faults"]))
+            for r in floor.reports
+            if r["machine_id"] == machine and r["t_start"] >= times[0]
+        }
+        assert served == in_window and served
+    assert floor.get("/v1/machines/g1/lp-99/trace", "staff").status_code == 404
+    assert floor.get("/v1/machines/g1/lp-01/trace", "staff", seconds=0).status_code == 422
 
 
 # -- the live alert stream -----------------------------------------------------------------------

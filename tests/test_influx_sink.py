@@ -139,9 +139,11 @@ def test_a_trace_bucket_leaves_out_a_dropped_sample() -> None:
         [1764064836_700_000_000, 1764064836_800_000_000, 1764064836_900_000_000],
         [250.5, np.nan, np.nan],
         [5.21, 4.9, np.nan],
+        [0.95, np.nan, np.nan],
     )
     assert trace_lines(trace) == [
-        "trace,gym_id=g1,machine_id=lp-03 lumbar_kpa=5.21,sled_mm=250.5 1764064836700000000",
+        "trace,gym_id=g1,machine_id=lp-03 lumbar_kpa=5.21,lumbar_ratio=0.95,sled_mm=250.5 "
+        "1764064836700000000",
         "trace,gym_id=g1,machine_id=lp-03 lumbar_kpa=4.9 1764064836800000000",
     ]
 
@@ -154,11 +156,12 @@ def batch(t0: float, n: int = 10, hz: float = 100.0) -> TelemetryBatch:
 def test_downsampling_gives_each_bucket_one_sample_though_buckets_straddle_batches() -> None:
     period = 100_000_000  # 10 Hz
     t0 = 1764064800.037  # batch boundaries fall inside buckets
-    traces = [downsample(KEY, batch(t0 + i * 0.1), period) for i in range(50)]
+    traces = [downsample(KEY, batch(t0 + i * 0.1), period, 2.0) for i in range(50)]
     times = [t for trace in traces for t in trace.t_ns]
     first = (round(t0 * 1e6) * 1000 // period + 1) * period
     assert times == list(range(first, first + 50 * period, period))
     assert traces[0].sled_mm == [107.0]  # at .107, the first in the bucket from .100
+    assert traces[0].lumbar_ratio == [1.07 / 2.0]
 
 
 def test_changes_become_one_line_per_point() -> None:
@@ -166,7 +169,7 @@ def test_changes_become_one_line_per_point() -> None:
         reports=[report(), report(member=None)],
         alerts=[alert("lift-off")],
         machines={KEY: MachineStatus("online", T, T)},
-        trace=[downsample(KEY, batch(T), 100_000_000)],
+        trace=[downsample(KEY, batch(T), 100_000_000, 2.0)],
     )
     lines = changes_lines(changes)
     measurements = [line.split(",")[0] for line in lines]
@@ -272,7 +275,7 @@ def influx_env(forwarder: InfluxForwarder, trace_hz: float) -> dict[str, str]:
         "GYMFLOOR_INFLUX__URL": forwarder.url,
         "GYMFLOOR_INFLUX__BUCKET": "gymfloor",
         "GYMFLOOR_INFLUX__TOKEN": "test-token",
-        "GYMFLOOR_INFLUX__TRACE_HZ": str(trace_hz),
+        "GYMFLOOR_INGEST__TRACE_HZ": str(trace_hz),
     }
 
 
@@ -284,7 +287,7 @@ def expected_trace(recording: Path, hz: float) -> dict[str, set[int]]:
         message = json.loads(line)
         key, channel = parse_machine_topic(message["topic"])
         if channel is MachineChannel.TELEMETRY:
-            trace = downsample(key, decode_telemetry(message["payload"]), round(1e9 / hz))
+            trace = downsample(key, decode_telemetry(message["payload"]), round(1e9 / hz), math.nan)
             present = zip(trace.t_ns, trace.sled_mm, strict=True)
             buckets[key.machine_id].update(t for t, sled in present if math.isfinite(sled))
     return buckets

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
 
 from gymfloor.api.session_report import session_report
 from gymfloor.coaching import SEE_A_PROFESSIONAL
-from gymfloor.contract import Fault, RepReport
-from gymfloor.storage import OperationalStore, migrate
+from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload
+from gymfloor.storage import Changes, MachineStatus, OperationalStore, migrate, schema
+from gymfloor.storage.changes import Trace
+from gymfloor.storage.machines import SET_LEAD_S, machine_trace, page_machines
 from gymfloor.storage.members import get_member
-from gymfloor.storage.models import Role, SessionSummary
+from gymfloor.storage.models import LatencyHistogram, Role, SessionSummary
 from gymfloor.storage.pagination import CursorError, decode, encode
 from gymfloor.storage.schema import metadata
 from gymfloor.storage.tokens import authenticate, issue_token, revoke_token, token_id_of
@@ -102,16 +106,16 @@ def summary(start: float, reps: int, faulty: int, liftoffs: int) -> SessionSumma
     )
 
 
-def rep(n: int, *faults: Fault) -> RepReport:
+def rep(n: int, *faults: Fault, t0: float = 9000) -> RepReport:
     return RepReport(
         gym_id="g1",
         machine_id="lp-01",
         session_id="s-9000",
         member_id="m-1",
         rep=n,
-        t_start=9000 + n * 10,
-        t_bottom=9002 + n * 10,
-        t_end=9004 + n * 10,
+        t_start=t0 + n * 10,
+        t_bottom=t0 + 2 + n * 10,
+        t_end=t0 + 4 + n * 10,
         rom_mm=300,
         eccentric_s=2.5,
         concentric_s=1.5,
@@ -153,3 +157,82 @@ def test_a_first_session_has_nothing_to_compare_with() -> None:
     trend = session_report(summary(9000, 10, 3, 0), [], []).trend
     assert trend.verdict == "first session"
     assert trend.earlier_faulty_share is None
+
+
+# -- the board's reads -------------------------------------------------------------------------
+
+LP01 = MachineKey("g1", "lp-01")
+T0 = 1_764_000_000.0  # Unix s; the board tests count from here
+
+
+def trace_of(start_s: float, seconds: float, hz: float = 10.0) -> Trace:
+    n = round(seconds * hz)
+    times = [round((start_s + i / hz) * 1e9) for i in range(n)]
+    return Trace(LP01, times, [100.0] * n, [5.0] * n, [1.0] * (n - 1) + [math.nan])
+
+
+def test_a_machine_shows_its_open_sessions_reps_and_its_latest_faulty_rep(
+    store: OperationalStore,
+) -> None:
+    start = SessionPayload(v=1, event="start", t=T0, session_id="s-9000", member_id="m-1")
+    reps = [rep(1, Fault.LUMBAR_LIFTOFF, t0=T0), rep(2, Fault.EXCESSIVE_ROM, t0=T0), rep(3, t0=T0)]
+    store.write(
+        Changes(
+            reports=reps,
+            sessions=[(LP01, start)],
+            machines={LP01: MachineStatus("online", T0, T0 + 40)},
+        )
+    )
+    with store.read() as db:
+        (machine,) = page_machines(db, None, None, 10).items
+    assert machine.current_session is not None and machine.current_session.reps == 3
+    assert machine.last_rep is not None and machine.last_rep.rep == 3
+    assert machine.last_fault is not None and machine.last_fault.rep == 2
+    assert machine.last_fault.faults == [Fault.EXCESSIVE_ROM]
+
+
+def test_a_machines_trace_is_its_set_and_ingest_keeps_only_the_window(
+    store: OperationalStore,
+) -> None:
+    store.write(Changes(machines={LP01: MachineStatus("online", T0 - 1000, T0 - 1000)}))
+    store.write(Changes(trace=[trace_of(T0 - 1000, 60)]), keep_trace_s=600)
+    start = SessionPayload(v=1, event="start", t=T0, session_id="s-9000", member_id="m-1")
+    store.write(
+        Changes(
+            sessions=[(LP01, start)],
+            reports=[rep(1, t0=T0), rep(2, t0=T0)],
+            trace=[trace_of(T0 - 10, 40)],
+        ),
+        keep_trace_s=600,
+    )
+    store.write(Changes(trace=[trace_of(T0 - 10, 40)]), keep_trace_s=600)  # a replay: stored once
+    with store.read() as db:
+        stored = db.execute(select(func.count()).select_from(schema.trace)).scalar()
+        trace = machine_trace(db, "g1", "lp-01", seconds=120)
+        unknown = machine_trace(db, "g1", "lp-99", seconds=120)
+    assert stored == 400  # the first minute fell more than 600 s behind the newest sample
+    assert trace is not None and unknown is None
+    # 120 s back from the newest sample would reach T0 - 91; the session began at T0.
+    assert trace.t[0] == pytest.approx(T0 - SET_LEAD_S)
+    assert trace.t[-1] == pytest.approx(T0 + 29.9)
+    assert trace.lumbar_ratio[0] == 1.0 and trace.lumbar_ratio[-1] is None  # NaN: no baseline
+    assert len(trace.sled_mm) == len(trace.t)
+    assert [r.rep for r in trace.reps] == [1, 2]
+
+
+def test_latency_quantiles_come_from_the_window_since_the_last_point() -> None:
+    earlier = LatencyHistogram()
+    for seconds in (0.5, 0.5, 0.5):
+        earlier.observe(seconds)
+    now = earlier.model_copy(deep=True)
+    for seconds in [0.002] * 98 + [0.02, 0.2]:
+        now.observe(seconds)
+    window = now.since(earlier)
+    assert sum(window.counts) == 100 and window.sum == pytest.approx(0.196 + 0.2 + 0.02)
+    assert window.quantile(0.5) == 0.0025  # the bucket bound above 2 ms
+    assert window.quantile(0.99) == 0.025
+    assert now.quantile(0.99) == 0.5  # without the window, the old slow ones dominate the tail
+    assert LatencyHistogram().quantile(0.5) is None
+    beyond = LatencyHistogram()
+    beyond.observe(60.0)
+    assert beyond.quantile(0.5) is None

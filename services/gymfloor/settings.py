@@ -36,9 +36,6 @@ class InfluxConfig(BaseModel):
     bucket: str = Field(
         "gymfloor", description="bucket; on InfluxDB 1.8 database/retention-policy or database"
     )
-    trace_hz: float = Field(
-        10.0, gt=0, le=100, description="samples per second of the telemetry trace for live panels"
-    )
     batch_lines: int = Field(5000, ge=1, le=100_000, description="points per write request")
     spool_max_bytes: int = Field(
         1024**3,

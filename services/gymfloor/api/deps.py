@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 
@@ -92,5 +92,6 @@ Cursor = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")]
 OptionalId = Annotated[str | None, Query(max_length=128, description="only this one")]
+PathId = Annotated[str, Path(min_length=1, max_length=128)]
 Since = Annotated[float | None, Query(description="from this time on (Unix seconds)")]
 Until = Annotated[float | None, Query(description="before this time (Unix seconds)")]

@@ -210,6 +210,11 @@ class Detector:
     def machines(self) -> list[MachineKey]:
         return list(self._machines)
 
+    def baseline_kpa(self, key: MachineKey) -> float:
+        """The machine's neutral-spine lumbar baseline now; NaN before one is taken."""
+        machine = self._machines.get(key)
+        return math.nan if machine is None else float(machine.kernel_state[0]["baseline"])
+
     # -- internals ---------------------------------------------------------------------------
 
     def _machine(self, key: MachineKey, t: float) -> tuple[list[DetectorOutput], MachineState]:

@@ -19,3 +19,12 @@ class IngestConfig(BaseModel):
     max_pending: int = Field(
         50_000, ge=100, description="messages queued in memory before intake waits"
     )
+    trace_hz: float = Field(
+        10.0,
+        gt=0,
+        le=100,
+        description="samples per second kept of the telemetry, for the board and live panels",
+    )
+    trace_retention_s: float = Field(
+        900.0, ge=60, description="seconds of each machine's telemetry the store keeps"
+    )

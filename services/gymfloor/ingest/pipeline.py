@@ -9,6 +9,7 @@ replay of the journal runs again after a restart, so it must be deterministic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gymfloor.coaching import CUES
@@ -72,8 +73,8 @@ class Pipeline:
         rejects: RejectLog | None = None,
         trace_hz: float | None = None,
     ) -> None:
-        """`trace_hz`: also downsample the telemetry into `Changes.trace`, for the time-series
-        sink; None (no sink) spares the work."""
+        """`trace_hz`: also downsample the telemetry into `Changes.trace`, for the staff board
+        and the time-series sink; None (replays that store nothing) spares the work."""
         self.detector = detector
         self.policy = policy
         self.rejects = rejects or RejectLog()
@@ -118,7 +119,12 @@ class Pipeline:
             self._changes.sessions.append((dispatched.machine, dispatched.payload))
         batch = dispatched.payload if isinstance(dispatched.payload, TelemetryBatch) else None
         if batch is not None and self._trace_period_ns is not None:
-            trace = downsample(dispatched.machine, batch, self._trace_period_ns)
+            trace = downsample(
+                dispatched.machine,
+                batch,
+                self._trace_period_ns,
+                self.detector.baseline_kpa(dispatched.machine),
+            )
             if len(trace):
                 self._changes.trace.append(trace)
         outgoing = self._route(dispatched.outputs, batch)
@@ -199,9 +205,12 @@ class Pipeline:
         return [Outgoing(key.topic(MachineChannel.REJECTED), echo.encode())]
 
 
-def downsample(machine: MachineKey, batch: TelemetryBatch, period_ns: int) -> Trace:
+def downsample(
+    machine: MachineKey, batch: TelemetryBatch, period_ns: int, baseline_kpa: float
+) -> Trace:
     """The batch's samples that open a time bucket of `period_ns` (buckets counted from the Unix
-    epoch), each stamped with its bucket's start.
+    epoch), each stamped with its bucket's start; the lumbar ratio is taken against the baseline
+    the detector holds after the batch (NaN: none yet), which moves only between reps.
 
     Decimation rather than averaging, because it needs no memory: a sample opens its bucket if
     the sample one period before it on the batch's own grid falls in an earlier bucket, which
@@ -217,11 +226,13 @@ def downsample(machine: MachineKey, batch: TelemetryBatch, period_ns: int) -> Tr
     step = round(1e9 / batch.hz)
     t0 = unix_ns(batch.t0)
     n = len(batch.sled_mm)
-    trace = Trace(machine, [], [], [])
+    trace = Trace(machine, [], [], [], [])
     for bucket in range((t0 - step) // period_ns + 1, (t0 + (n - 1) * step) // period_ns + 1):
         first = -((t0 - bucket * period_ns) // step)  # the first sample at or after its start
         if first < n and (t0 + first * step) // period_ns == bucket:
             trace.t_ns.append(bucket * period_ns)
             trace.sled_mm.append(float(batch.sled_mm[first]))
-            trace.lumbar_kpa.append(float(batch.lumbar_kpa[first]))
+            lumbar = float(batch.lumbar_kpa[first])
+            trace.lumbar_kpa.append(lumbar)
+            trace.lumbar_ratio.append(lumbar / baseline_kpa if baseline_kpa > 0 else math.nan)
     return trace

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,7 @@ class IngestService:
         self.timeseries = timeseries
         self.health = ServiceHealth()
         self.latency = LatencyHistogram()
+        self._latency_at_last_point = LatencyHistogram()
         self.started_at = time.time()
         self._unsaved = Changes()
         self._stopping = threading.Event()
@@ -86,7 +87,7 @@ class IngestService:
         warm_up()
         self.journal = Journal(journal_dir)
         checkpoint = self.journal.load_checkpoint()
-        trace_hz = timeseries.trace_hz if timeseries else None
+        trace_hz = self.config.trace_hz
         if checkpoint is None:
             self.pipeline = Pipeline(
                 Detector(detector_config), AlertPolicy(policy_config), trace_hz=trace_hz
@@ -222,12 +223,25 @@ class IngestService:
                     **self._counters(),
                     "queued": len(self._lanes),
                     "spool_backlog": self.timeseries.backlog_points,
+                    **self._latency_since_last_point(),
                 }
             )
             # The checkpoint lets the journal go, so what it derived must be on disk first.
             self.timeseries.sync()
         if flushed:
             self.journal.save_checkpoint(Checkpoint(closed + 1, self.pipeline.snapshot()))
+
+    def _latency_since_last_point(self) -> dict[str, float]:
+        """Detection latency over the last checkpoint interval, for the pipeline dashboard: the
+        median and the 99th percentile, each to its histogram bucket's bound."""
+        window = self.latency.since(self._latency_at_last_point)
+        self._latency_at_last_point = self.latency.model_copy(deep=True)
+        quantiles = {"p50": window.quantile(0.5), "p99": window.quantile(0.99)}
+        return {
+            f"detection_latency_{name}_s": value
+            for name, value in quantiles.items()
+            if value is not None
+        }
 
     def _flush(self) -> bool:
         """Write what the pipeline produced. If the store fails, keep it for the next try; the
@@ -240,12 +254,11 @@ class IngestService:
             # does; only a journal replay after a crash derives (and spools) some again, which
             # InfluxDB absorbs, identical points overwriting each other.
             self.timeseries.append(fresh)
-            fresh = replace(fresh, trace=[])  # the store has no use for it; don't hold it
         self._unsaved.absorb(fresh)
         if not self._unsaved:
             return True
         try:
-            self.store.write(self._unsaved)
+            self.store.write(self._unsaved, keep_trace_s=self.config.trace_retention_s)
         except SQLAlchemyError as exc:
             self.health.store_errors += 1
             log.error("cannot write the store (%s); keeping %s to retry", exc, self._unsaved)

@@ -22,13 +22,15 @@ def unix_ns(t: float) -> int:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Trace:
-    """Part of a machine's telemetry, downsampled for live panels: one sample per time bucket,
-    stamped with the bucket's start (Unix nanoseconds). NaN is a dropped sample."""
+    """Part of a machine's telemetry, downsampled for live panels and the staff board: one sample
+    per time bucket, stamped with the bucket's start (Unix nanoseconds). NaN is a dropped sample,
+    or, in `lumbar_ratio`, a lumbar reading with no baseline yet to compare it with."""
 
     machine: MachineKey
     t_ns: list[int]
     sled_mm: list[float]
     lumbar_kpa: list[float]
+    lumbar_ratio: list[float]
 
     def __len__(self) -> int:
         return len(self.t_ns)
@@ -43,7 +45,7 @@ class Changes:
     sessions: list[tuple[MachineKey, SessionPayload]] = field(default_factory=list)
     machines: dict[MachineKey, MachineStatus] = field(default_factory=dict)
     trace: list[Trace] = field(default_factory=list)
-    """Only when the pipeline was asked to collect it, for the time-series sink."""
+    """The telemetry, downsampled: for the staff board's plots and the time-series sink."""
 
     def __bool__(self) -> bool:
         return bool(self.reports or self.alerts or self.sessions or self.machines or self.trace)

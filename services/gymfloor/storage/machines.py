@@ -1,15 +1,22 @@
-"""Reading the machines: presence, and the session open on each."""
+"""Reading the machines: presence, the session open on each, their latest reps and their recent
+telemetry."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import ColumnElement, Connection, func, or_, select, tuple_
 
+from gymfloor.contract import Fault, RepReport
 from gymfloor.storage import schema
-from gymfloor.storage.models import MachineView, OpenSession
+from gymfloor.storage.models import MachineTrace, MachineView, OpenSession, RepMark
 from gymfloor.storage.pagination import Page, keyset, page
+from gymfloor.storage.reps import RepFilter, all_reps
 
-_machines, _sessions = schema.machines, schema.sessions
+_machines, _sessions, _reps, _trace = schema.machines, schema.sessions, schema.reps, schema.trace
 _ORDER = (_machines.c.gym_id, _machines.c.machine_id)
+Key = tuple[str, str]
+
+SET_LEAD_S = 2.0
+"""Seconds of telemetry shown before a session's start: the member settling in."""
 
 
 def page_machines(
@@ -22,6 +29,8 @@ def page_machines(
     rows = db.execute(keyset(query, _ORDER, cursor, limit, descending=False)).all()
     keys = [(row.gym_id, row.machine_id) for row in rows[:limit]]
     open_sessions = _open_sessions(db, keys)
+    last_reps = _latest_reps(db, keys)
+    last_faults = _latest_reps(db, keys, faulty=True)
     return page(
         rows,
         limit,
@@ -36,27 +45,108 @@ def page_machines(
             current_session=open_sessions.get((r.gym_id, r.machine_id))
             if r.state == "online"
             else None,
+            last_rep=last_reps.get((r.gym_id, r.machine_id)),
+            last_fault=last_faults.get((r.gym_id, r.machine_id)),
         ),
     )
 
 
-def _open_sessions(
-    db: Connection, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], OpenSession]:
+def machine_trace(
+    db: Connection, gym_id: str, machine_id: str, seconds: float
+) -> MachineTrace | None:
+    """The last `seconds` of the machine's stored telemetry, starting later if a session started
+    within them (that member's set), with the reps in it. None: no such machine."""
+    known = select(_machines.c.machine_id).where(
+        _machines.c.gym_id == gym_id, _machines.c.machine_id == machine_id
+    )
+    if db.execute(known).first() is None:
+        return None
+    t = _trace.c
+    of_machine = (t.gym_id == gym_id, t.machine_id == machine_id)
+    newest = db.execute(select(func.max(t.t)).where(*of_machine)).scalar()
+    samples: list[tuple[float, float | None, float | None]] = []
+    reps: list[RepMark] = []
+    if newest is not None:
+        start = newest - seconds
+        s = _sessions.c
+        session_start = db.execute(
+            select(func.max(s.t_start)).where(
+                s.gym_id == gym_id, s.machine_id == machine_id, s.t_start > start
+            )
+        ).scalar()
+        if session_start is not None:
+            start = max(start, session_start - SET_LEAD_S)
+        query = select(t.t, t.sled_mm, t.lumbar_ratio).where(*of_machine, t.t >= start)
+        samples = [tuple(row) for row in db.execute(query.order_by(t.t))]  # type: ignore[misc]
+        where = RepFilter(gym_id=gym_id, machine_id=machine_id, since=start)
+        reps = [_mark(report) for report in all_reps(db, where)]
+    return MachineTrace(
+        gym_id=gym_id,
+        machine_id=machine_id,
+        t=[sample[0] for sample in samples],
+        sled_mm=[sample[1] for sample in samples],
+        lumbar_ratio=[sample[2] for sample in samples],
+        reps=reps,
+    )
+
+
+def _open_sessions(db: Connection, keys: list[Key]) -> dict[Key, OpenSession]:
     if not keys:
         return {}
-    s = _sessions.c
+    s, r = _sessions.c, _reps.c
+    reps_so_far = (
+        select(func.count())
+        .where(r.session_id == s.session_id, r.gym_id == s.gym_id, r.machine_id == s.machine_id)
+        .scalar_subquery()
+    )
     query = (
         select(s.gym_id, s.machine_id, s.session_id, s.member_id, s.t_start, s.load_kg)
+        .add_columns(reps_so_far.label("reps"))
         .where(tuple_(s.gym_id, s.machine_id).in_(keys), s.t_end.is_(None))
         .order_by(s.t_start)
     )
-    latest: dict[tuple[str, str], OpenSession] = {}
+    latest: dict[Key, OpenSession] = {}
     for row in db.execute(query):  # oldest first, so the newest open session wins
         latest[(row.gym_id, row.machine_id)] = OpenSession(
             session_id=row.session_id,
             member_id=row.member_id,
             t_start=row.t_start,
             load_kg=row.load_kg,
+            reps=row.reps,
         )
     return latest
+
+
+def _latest_reps(db: Connection, keys: list[Key], faulty: bool = False) -> dict[Key, RepMark]:
+    """Each machine's newest rep, or newest rep with a fault."""
+    if not keys:
+        return {}
+    r = _reps.c
+    inner = _reps.alias("inner")
+    conditions: list[ColumnElement[bool]] = [
+        inner.c.gym_id == r.gym_id,
+        inner.c.machine_id == r.machine_id,
+    ]
+    if faulty:
+        conditions.append(or_(*(inner.c[fault.value].is_(True) for fault in Fault)))
+    newest = select(func.max(inner.c.t_start)).where(*conditions).scalar_subquery()
+    query = select(r.gym_id, r.machine_id, r.report).where(
+        tuple_(r.gym_id, r.machine_id).in_(keys), r.t_start == newest
+    )
+    return {
+        (row.gym_id, row.machine_id): _mark(RepReport.model_validate_json(row.report))
+        for row in db.execute(query)
+    }
+
+
+def _mark(report: RepReport) -> RepMark:
+    return RepMark(
+        rep=report.rep,
+        session_id=report.session_id,
+        t_start=report.t_start,
+        t_bottom=report.t_bottom,
+        t_end=report.t_end,
+        rom_mm=report.rom_mm,
+        min_lumbar_ratio=report.min_lumbar_ratio,
+        faults=list(report.faults),
+    )

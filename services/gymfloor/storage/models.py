@@ -41,6 +41,20 @@ class OpenSession(_Record):
     member_id: str | None
     t_start: float
     load_kg: float | None
+    reps: int = Field(description="reps done in the session so far")
+
+
+class RepMark(_Record):
+    """A rep in brief, for the board: where it lies in time and what it showed."""
+
+    rep: int
+    session_id: str | None
+    t_start: float
+    t_bottom: float
+    t_end: float
+    rom_mm: float
+    min_lumbar_ratio: float | None
+    faults: list[Fault]
 
 
 class MachineView(_Record):
@@ -50,6 +64,21 @@ class MachineView(_Record):
     state_since: float
     last_message_at: float
     current_session: OpenSession | None
+    last_rep: RepMark | None
+    last_fault: RepMark | None = Field(description="the latest rep that showed a fault")
+
+
+class MachineTrace(_Record):
+    """A machine's recent telemetry, downsampled, and the reps in it: its current or last set."""
+
+    gym_id: str
+    machine_id: str
+    t: list[float] = Field(description="Unix s of each sample")
+    sled_mm: list[float | None] = Field(description="null: a dropped sample")
+    lumbar_ratio: list[float | None] = Field(
+        description="lumbar pressure over the member's baseline; null: dropped or no baseline"
+    )
+    reps: list[RepMark]
 
 
 class AlertRecord(StaffAlert):
@@ -93,6 +122,28 @@ class LatencyHistogram(BaseModel):
     def observe(self, seconds: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
         self.sum += seconds
+
+    def since(self, earlier: LatencyHistogram) -> LatencyHistogram:
+        """What was observed after `earlier`, a copy of this histogram taken then."""
+        return LatencyHistogram(
+            bounds=self.bounds,
+            counts=[now - then for now, then in zip(self.counts, earlier.counts, strict=True)],
+            sum=self.sum - earlier.sum,
+        )
+
+    def quantile(self, q: float) -> float | None:
+        """The bound of the bucket holding the `q` quantile: the latency that share of the
+        observations stayed within, to the bucket. None: no observation, or it lies beyond the
+        last bound."""
+        total = sum(self.counts)
+        if total == 0:
+            return None
+        seen = 0
+        for bound, count in zip(self.bounds, self.counts, strict=False):
+            seen += count
+            if seen >= q * total:
+                return bound
+        return None
 
 
 class TimeseriesHealth(BaseModel):

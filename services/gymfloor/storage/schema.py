@@ -111,6 +111,18 @@ acknowledgements = Table(
     Column("by", String(32), nullable=False),
 )
 
+trace = Table(
+    "trace",
+    metadata,
+    # The last minutes of each machine's telemetry, downsampled (ingest's trace_hz), for the
+    # staff board's plot of the current set. Ingest deletes what falls out of its window.
+    Column("gym_id", ID, primary_key=True),
+    Column("machine_id", ID, primary_key=True),
+    Column("t", Float, primary_key=True),  # Unix s, the start of the sample's time bucket
+    Column("sled_mm", Float),  # null: a dropped sample
+    Column("lumbar_ratio", Float),  # null: dropped, or no baseline yet
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

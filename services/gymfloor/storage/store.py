@@ -8,6 +8,7 @@ writing the same outputs twice (as a journal replay does) stores them once.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -21,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, StaffAlert
 from gymfloor.storage import migrate, schema
-from gymfloor.storage.changes import Changes, MachineStatus
+from gymfloor.storage.changes import Changes, MachineStatus, Trace
 from gymfloor.storage.models import IngestHealth
 from gymfloor.storage.reps import RepFilter, all_reps
 
@@ -50,7 +51,8 @@ class OperationalStore:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write(self, changes: Changes) -> None:
+    def write(self, changes: Changes, keep_trace_s: float = 900.0) -> None:
+        """`keep_trace_s`: seconds of each machine's trace to keep, before its newest sample."""
         with self.engine.begin() as db:
             if changes.reports:
                 db.execute(
@@ -88,6 +90,9 @@ class OperationalStore:
                         for key, status in changes.machines.items()
                     ],
                 )
+
+            if changes.trace:
+                _write_trace(db, self._insert, changes.trace, keep_trace_s)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -207,6 +212,36 @@ def _alert_row(alert: StaffAlert) -> dict[str, Any]:
         "kind": alert.kind,
         "alert": alert.model_dump_json(),
     }
+
+
+def _write_trace(db: Connection, insert: Any, traces: list[Trace], keep_s: float) -> None:
+    rows = [
+        {
+            "gym_id": trace.machine.gym_id,
+            "machine_id": trace.machine.machine_id,
+            "t": t_ns / 1e9,
+            "sled_mm": _finite_or_none(sled),
+            "lumbar_ratio": _finite_or_none(ratio),
+        }
+        for trace in traces
+        for t_ns, sled, ratio in zip(trace.t_ns, trace.sled_mm, trace.lumbar_ratio, strict=True)
+    ]
+    # A journal replay derives the same buckets again.
+    db.execute(insert(schema.trace).on_conflict_do_nothing(), rows)
+    newest: dict[MachineKey, int] = {}
+    for trace in traces:
+        newest[trace.machine] = max(newest.get(trace.machine, 0), trace.t_ns[-1])
+    t = schema.trace.c
+    for key, t_ns in newest.items():
+        db.execute(
+            schema.trace.delete().where(
+                t.gym_id == key.gym_id, t.machine_id == key.machine_id, t.t < t_ns / 1e9 - keep_s
+            )
+        )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _session_statement(insert: Any, key: MachineKey, session: SessionPayload) -> Any:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from gymfloor.api.deps import Cursor, Limit, OptionalId, ReadDb, StaffToken
-from gymfloor.storage.machines import page_machines
-from gymfloor.storage.models import MachineView
+from fastapi import APIRouter, HTTPException, Query, status
+
+from gymfloor.api.deps import Cursor, Limit, OptionalId, PathId, ReadDb, StaffToken
+from gymfloor.storage.machines import machine_trace, page_machines
+from gymfloor.storage.models import MachineTrace, MachineView
 from gymfloor.storage.pagination import Page
 
 router = APIRouter(prefix="/v1/machines", tags=["staff"])
@@ -20,5 +22,25 @@ def machines(
     limit: Limit = 100,
     gym_id: OptionalId = None,
 ) -> Page[MachineView]:
-    """Machines by gym and id, with their presence and the session open on each."""
+    """Machines by gym and id, with their presence, the session open on each (with its reps so
+    far), and their latest rep and latest faulty rep."""
     return page_machines(db, gym_id, cursor, limit)
+
+
+@router.get("/{gym_id}/{machine_id}/trace", response_model=MachineTrace)
+def trace(
+    gym_id: PathId,
+    machine_id: PathId,
+    token: StaffToken,
+    db: ReadDb,
+    seconds: Annotated[
+        float, Query(gt=0, le=3600, description="how far back from the newest sample")
+    ] = 120,
+) -> MachineTrace:
+    """The machine's current or last set for the board's plot: its recent sled position and
+    lumbar ratio (about 10 samples a second), from the newest sample back `seconds`, or back to
+    the start of a session begun within them; and the reps in that time, with their faults."""
+    found = machine_trace(db, gym_id, machine_id, seconds)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no machine {gym_id}/{machine_id}")
+    return found

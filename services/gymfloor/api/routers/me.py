@@ -5,12 +5,20 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.responses import StreamingResponse
 
-from gymfloor.api.deps import Cursor, Limit, MemberToken, OptionalId, ReadDb, Since, Until
+from gymfloor.api.deps import (
+    Cursor,
+    Limit,
+    MemberToken,
+    OptionalId,
+    PathId,
+    ReadDb,
+    Since,
+    Until,
+)
 from gymfloor.api.pages import stored_json_page
 from gymfloor.api.session_report import EARLIER_SESSIONS, SessionReport, session_report
 from gymfloor.contract import Fault, RepReport
@@ -22,7 +30,6 @@ from gymfloor.storage.sessions import page_sessions, session_history
 
 router = APIRouter(prefix="/v1/me", tags=["member"])
 
-SessionId = Annotated[str, Path(min_length=1, max_length=128)]
 CSV_COLUMNS = list(RepReport.model_fields)  # the report's own fields, in its order
 
 
@@ -91,7 +98,7 @@ def my_sessions(
     response_model=SessionReport,
     responses={404: {"description": "no such session among the member's own"}},
 )
-def my_session(token: MemberToken, db: ReadDb, session_id: SessionId) -> SessionReport:
+def my_session(token: MemberToken, db: ReadDb, session_id: PathId) -> SessionReport:
     """One session: its reps, faults and metrics, the trend against earlier sessions, and
     coaching."""
     assert token.member_id is not None

@@ -46,7 +46,6 @@ class TimeSeriesSink:
         assert config.url is not None
         self.url = config.url
         self.bucket, self.org = config.bucket, config.org
-        self.trace_hz = config.trace_hz
         self.batch_lines = config.batch_lines
         self.instance = instance
         self.spool = Spool(spool_dir, config.spool_max_bytes)
