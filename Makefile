@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: install test demo lint format bench clean
 
-install: $(BIN)/gymfloor
+# The pages' chart library, copied from web/package-lock.json (see scripts/vendor-web-assets).
+ASSETS := services/gymfloor/api/static/vendor/uPlot.iife.min.js
+
+install: $(BIN)/gymfloor $(ASSETS)
 
 $(BIN)/gymfloor: pyproject.toml
 	@# Debian's own python3 needs python3-venv to create a virtual environment.
@@ -15,10 +18,15 @@ $(BIN)/gymfloor: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
+$(ASSETS): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || scripts/ensure-debian-packages nodejs npm
+	scripts/vendor-web-assets
+
 test: install
 	@# The tests start servers of their own from Debian's packages: Mosquitto brokers (some with
-	@# TLS), InfluxDB (1.6; a forwarder in the tests adds 1.8's /api/v2/write) and PostgreSQL.
-	@scripts/ensure-debian-packages mosquitto mosquitto-clients openssl influxdb postgresql
+	@# TLS), InfluxDB (1.6; a forwarder in the tests adds 1.8's /api/v2/write) and PostgreSQL;
+	@# the browser tests drive Debian's chromium.
+	@scripts/ensure-debian-packages mosquitto mosquitto-clients openssl influxdb postgresql chromium
 	$(BIN)/pytest
 
 demo: install
@@ -42,5 +50,5 @@ bench: install
 	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info web/node_modules services/gymfloor/api/static/vendor
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

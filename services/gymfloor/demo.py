@@ -150,7 +150,10 @@ def _api_note(store: OperationalStore, config: ApiConfig) -> str:
         _, staff = issue_token(db, Role.STAFF, None, "demo", now)
         _, member_token = issue_token(db, Role.MEMBER, member, "demo", now)
     base = f"http://{config.host}:{config.port}"
+    # The pages read a token from the link's fragment, which the browser keeps to itself.
     return (
+        f"  floor board (staff): {base}/board#token={staff}\n"
+        f"  member {member}'s report: {base}/report#token={member_token}\n"
         f"  API: {base}/docs\n"
         f"    staff:  curl -H 'Authorization: Bearer {staff}' {base}/v1/alerts\n"
         f"    member {member}: curl -H 'Authorization: Bearer {member_token}' "

@@ -1,6 +1,7 @@
 """The API application: members read their reports, staff the floor, admins manage access.
 
-create_app(store) → FastAPI: routers under /v1 (one per resource), /healthz, /readyz, /metrics
+create_app(store) → FastAPI: routers under /v1 (one per resource), /healthz, /readyz, /metrics,
+and the browser pages /board (staff) and /report (members) with their /static files
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from gymfloor.api.config import ApiConfig
 from gymfloor.api.metrics import IngestCollector, RequestMetrics
-from gymfloor.api.routers import alerts, machines, me, members, ops, reps, tokens
+from gymfloor.api.routers import alerts, machines, me, members, ops, reps, tokens, web
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.pagination import CursorError
 
@@ -37,8 +38,9 @@ def create_app(store: OperationalStore, config: ApiConfig | None = None) -> Fast
     app.state.registry = registry = CollectorRegistry()
     registry.register(IngestCollector(store, config.ingest_stale_s))
     app.add_middleware(RequestMetrics, registry=registry)
-    for module in (me, reps, alerts, machines, members, tokens, ops):
+    for module in (me, reps, alerts, machines, members, tokens, ops, web):
         app.include_router(module.router)
+    app.mount("/static", web.static, name="static")
     app.add_exception_handler(CursorError, _bad_cursor)
     app.add_exception_handler(OperationalError, _store_unavailable)
     return app
