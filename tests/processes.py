@@ -330,19 +330,30 @@ bind-address = "127.0.0.1:{free_port()}"
 
     def query(self, influxql: str, db: str | None = None) -> list[dict[str, Any]]:
         """The rows of the first statement's result, each with its series' tags; times in ns."""
+        return [
+            {**series.get("tags", {}), **dict(zip(series["columns"], values, strict=True))}
+            for series in self.series(influxql, db)
+            for values in series["values"]
+        ]
+
+    def series(
+        self, influxql: str, db: str | None = None, headers: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The series of the first statement's result as InfluxDB answers them (name, tags,
+        columns, values), as Grafana receives them; times in ns."""
         form = {"q": influxql, "epoch": "ns", **({"db": db} if db else {})}
         request = urllib.request.Request(
-            f"{self.url}/query", data=urllib.parse.urlencode(form).encode(), method="POST"
+            f"{self.url}/query",
+            data=urllib.parse.urlencode(form).encode(),
+            headers=headers or {},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             result = json.load(response)["results"][0]
         if "error" in result:
             raise AssertionError(f"{influxql}: {result['error']}")
-        return [
-            {**series.get("tags", {}), **dict(zip(series["columns"], values, strict=True))}
-            for series in result.get("series", [])
-            for values in series["values"]
-        ]
+        series: list[dict[str, Any]] = result.get("series", [])
+        return series
 
     def answering(self) -> bool:
         try:
@@ -480,3 +491,27 @@ class InfluxForwarder:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ConfiguredMosquitto(Mosquitto):
+    """Mosquitto run with a configuration file written for elsewhere (a container's, say): its
+    listener moves to a free port on 127.0.0.1, the directories in `paths` to local ones, and its
+    log to the test's log file; every other line is kept as it is."""
+
+    def __init__(
+        self, directory: Path, config: Path, paths: dict[str, Path], port: int | None = None
+    ) -> None:
+        ServerProcess.__init__(self, directory, port)
+        self.tls = False
+        lines = [f"user {getpass.getuser()}"]
+        for line in config.read_text().splitlines():
+            key = line.split(maxsplit=1)[0] if line.strip() else ""
+            if key == "listener":
+                line = f"listener {self.port} 127.0.0.1"
+            elif key == "log_dest":
+                line = "log_dest stderr"
+            for there, here in paths.items():
+                line = line.replace(there, f"{here}/")
+            lines.append(line)
+        self.config = directory / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
