@@ -1,11 +1,14 @@
-"""What the InfluxDB sink costs ingest's pipeline thread, per message, measured side by side.
+"""What the telemetry trace and the sinks cost ingest's pipeline thread, per message, measured
+side by side.
 
-The pipeline runs the same simulated floor three ways, in turn, `--repeats` times each:
+The pipeline runs the same simulated floor five ways, in turn, `--repeats` times each:
 
-- `plain`: as ingest runs without InfluxDB;
-- `trace`: with the telemetry trace downsampled (`trace_hz`), as ingest runs with InfluxDB;
+- `plain`: detection alone;
+- `trace`: with the telemetry trace downsampled (`trace_hz`), as ingest always runs now;
 - `spooled`: the same, and every flush's changes turned into line protocol and appended to a
-  spool on disk, which is all the sink adds to that thread (the sender has its own).
+  spool on disk, which is all the InfluxDB sink adds to that thread (the sender has its own);
+- `stored`: no trace, every flush written to a SQLite store (ingest before the board's plot);
+- `stored+trace`: the trace too, its rows written to the store (ingest now, without InfluxDB).
 
 Flushes come every 20 messages, as ingest's 0.2 s flush does on a floor of ten machines at
 10 batches a second each. Prints the median microseconds per message of each way, the ratio to
@@ -26,6 +29,7 @@ from pathlib import Path
 from gymfloor.detector import Detector, warm_up
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
+from gymfloor.storage import OperationalStore
 from gymfloor.storage.timeseries.points import changes_lines
 from gymfloor.storage.timeseries.spool import Spool
 from gymfloor_edge.simulator import SimulationPlan, simulate
@@ -34,7 +38,10 @@ FLUSH_EVERY = 20
 
 
 def run(
-    messages: list[tuple[str, bytes, float]], trace_hz: float | None, spool: Spool | None
+    messages: list[tuple[str, bytes, float]],
+    trace_hz: float | None,
+    spool: Spool | None = None,
+    store: OperationalStore | None = None,
 ) -> float:
     """Seconds for the whole floor."""
     pipeline = Pipeline(Detector(), AlertPolicy(), trace_hz=trace_hz)
@@ -45,6 +52,8 @@ def run(
             changes = pipeline.take_changes()
             if spool is not None:
                 spool.append(changes_lines(changes))
+            if store is not None:
+                store.write(changes)
     return time.perf_counter() - start
 
 
@@ -60,21 +69,27 @@ def main() -> None:
     messages = [(m.topic, json.dumps(m.payload).encode(), m.t) for m in simulate(plan).messages]
     warm_up()
     print(f"{len(messages)} messages from {args.machines} machines; trace at {args.trace_hz} Hz")
-    times: dict[str, list[float]] = {"plain": [], "trace": [], "spooled": []}
+    times: dict[str, list[float]] = {
+        way: [] for way in ("plain", "trace", "spooled", "stored", "stored+trace")
+    }
     spooled_bytes = 0
     with tempfile.TemporaryDirectory() as folder:
         for repeat in range(args.repeats):
-            times["plain"].append(run(messages, None, None))
-            times["trace"].append(run(messages, args.trace_hz, None))
+            times["plain"].append(run(messages, None))
+            times["trace"].append(run(messages, args.trace_hz))
             spool = Spool(Path(folder) / str(repeat), max_bytes=1024**3)
-            times["spooled"].append(run(messages, args.trace_hz, spool))
+            times["spooled"].append(run(messages, args.trace_hz, spool=spool))
             spooled_bytes = sum(p.stat().st_size for p in spool.directory.glob("*.lp"))
             spool.close()
+            for way, trace_hz in (("stored", None), ("stored+trace", args.trace_hz)):
+                store = OperationalStore(f"sqlite:///{folder}/{way}-{repeat}.db")
+                times[way].append(run(messages, trace_hz, store=store))
+                store.close()
     plain = statistics.median(times["plain"])
-    print(f"{'way':10s} {'µs/message':>11s} {'ratio':>7s}")
+    print(f"{'way':13s} {'µs/message':>11s} {'ratio':>7s}")
     for way, seconds in times.items():
         median = statistics.median(seconds)
-        print(f"{way:10s} {median / len(messages) * 1e6:11.1f} {median / plain:7.2f}")
+        print(f"{way:13s} {median / len(messages) * 1e6:11.1f} {median / plain:7.2f}")
     print(f"spool: {spooled_bytes / len(messages):.0f} bytes per message")
 
 
