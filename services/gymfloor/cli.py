@@ -261,6 +261,50 @@ def _parser() -> argparse.ArgumentParser:
     _add_store_flags(list_members_cmd)
     list_members_cmd.set_defaults(run=_run_member_list)
 
+    store_cmd = commands.add_parser("store", help="the operational store's schema")
+    store_actions = store_cmd.add_subparsers(title="actions", required=True, metavar="ACTION")
+    upgrade_cmd = store_actions.add_parser(
+        "upgrade",
+        help="create the store, or bring its schema up to date, and exit",
+        description="Create the operational store if there is none, or migrate its schema to "
+        "the newest revision this version knows, then exit. Ingest and the API do the same "
+        "when they open the store; running this first, alone, spares two processes migrating "
+        "a new store at once (the compose file's store-init service). Migrations only go "
+        "forward: back the store up before an upgrade.",
+    )
+    _add_store_flags(upgrade_cmd)
+    upgrade_cmd.set_defaults(run=_run_store_upgrade)
+
+    check_cmd = commands.add_parser(
+        "check",
+        help="health checks of the API and ingest",
+        description="Check a service running on this host. Exit status 0 when it is healthy; "
+        "1 when it is not, with the reason on stderr. The compose file's health checks run "
+        "these in the service's own container, with its GYMFLOOR_* settings.",
+    )
+    checks = check_cmd.add_subparsers(title="checks", required=True, metavar="SERVICE")
+    check_api_cmd = checks.add_parser(
+        "api",
+        help="the API answers GET /healthz",
+        description="Healthy when the API answers GET http://127.0.0.1:PORT/healthz with 200 "
+        "within 5 s.",
+    )
+    check_api_cmd.add_argument(
+        "--port", type=int, help="the API's port (env GYMFLOOR_API__PORT; default 8000)"
+    )
+    check_api_cmd.set_defaults(run=_run_check, check="api")
+    check_ingest_cmd = checks.add_parser(
+        "ingest",
+        help="ingest reported to the store lately, connected to the broker",
+        description="Healthy when the status ingest writes to the store at every checkpoint, "
+        "for its client id (env GYMFLOOR_INGEST__CLIENT_ID), is younger than "
+        "GYMFLOOR_API__INGEST_STALE_S (the limit /readyz applies; default 30 s) and says it is "
+        "connected to the broker. Unhealthy while there is no store yet; the check never "
+        "creates one.",
+    )
+    _add_store_flags(check_ingest_cmd)
+    check_ingest_cmd.set_defaults(run=_run_check, check="ingest")
+
     demo_cmd = commands.add_parser(
         "demo",
         help="the whole system on this computer, with simulated machines",
@@ -654,6 +698,30 @@ def _run_member_list(args: argparse.Namespace, settings: Settings) -> int:
 
     with _store(args, settings) as store, store.read() as db:
         _print_all(lambda cursor: page_members(db, cursor, 500))
+    return 0
+
+
+def _run_store_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage import migrate
+
+    with _store(args, settings) as store:  # opening it migrates it
+        revision, _ = migrate.revisions(store.engine)
+    log.info("store schema at revision %s, the newest", revision)
+    return 0
+
+
+def _run_check(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.health import CHECKS
+
+    settings = _with_flags(args, settings)
+    if getattr(args, "port", None) is not None:
+        settings = settings.model_copy(
+            update={"api": settings.api.model_copy(update={"port": args.port})}
+        )
+    problem = CHECKS[args.check](settings)
+    if problem is not None:
+        log.error("%s", problem)
+        return 1
     return 0
 
 
