@@ -1,5 +1,5 @@
 // The floor board: a tile per machine, the live alert feed, and the selected machine's set.
-import { AuthError, FAULTS, Session, ago, clock, el, faultChips, signIn } from "./common.js";
+import { AuthError, FAULTS, Session, ago, clock, drawFaultDots, el, faultChips, faultLegend, signIn } from "./common.js";
 
 const MACHINES_EVERY_MS = 3000;
 const TRACE_EVERY_MS = 2000;
@@ -72,8 +72,7 @@ async function refreshTrace() {
   if (key !== selected) return;
   const faulty = trace.reps.filter((rep) => rep.faults.length).length;
   $("set-title").textContent = `${trace.machine_id}: ${trace.reps.length} reps, ${faulty} with a fault`;
-  $("set-legend").replaceChildren(
-    ...Object.entries(FAULTS).map(([fault, { label }]) => el("span", { class: `key fault-${fault}` }, label)));
+  $("set-legend").replaceChildren(...faultLegend());
   const box = $("plot");
   box.dataset.samples = String(trace.t.length);
   box.dataset.reps = String(trace.reps.length);
@@ -124,12 +123,7 @@ function drawReps(u) {
     const bottom = u.valToPos(rep.t_bottom, "x", true);
     ctx.fillStyle = color;
     ctx.fillText(String(rep.rep), bottom, bbox.top + 14 * devicePixelRatio);
-    rep.faults.forEach((fault, i) => {
-      ctx.fillStyle = FAULTS[fault].color;
-      ctx.beginPath();
-      ctx.arc(bottom, bbox.top + (24 + 10 * i) * devicePixelRatio, 4 * devicePixelRatio, 0, 2 * Math.PI);
-      ctx.fill();
-    });
+    drawFaultDots(ctx, bottom, bbox.top + 24 * devicePixelRatio, rep.faults);
   }
   ctx.restore();
 }

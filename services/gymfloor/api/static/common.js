@@ -133,6 +133,21 @@ export function ago(t, now = Date.now() / 1000) {
   return `${Math.round(s / 3600)} h ago`;
 }
 
+// One dot per fault, in the fault's colour, stacked down from `top` (canvas pixels).
+export function drawFaultDots(ctx, x, top, faults) {
+  faults.forEach((fault, i) => {
+    ctx.fillStyle = FAULTS[fault].color;
+    ctx.beginPath();
+    ctx.arc(x, top + 11 * i * devicePixelRatio, 4.5 * devicePixelRatio, 0, 2 * Math.PI);
+    ctx.fill();
+  });
+}
+
+// What the colours of a chart mean.
+export function faultLegend() {
+  return Object.entries(FAULTS).map(([fault, { label }]) => el("span", { class: `key fault-${fault}` }, label));
+}
+
 export function faultChips(faults) {
   return faults.map((fault) =>
     el("span", { class: `chip fault-${fault}` }, FAULTS[fault]?.label ?? fault));

@@ -1,5 +1,5 @@
 // A member's session report, for a phone: the session's figures, its trend, coaching, and each rep.
-import { AuthError, FAULTS, Session, day, clock, el, faultChips, signIn } from "./common.js";
+import { AuthError, Session, clock, day, drawFaultDots, el, faultChips, faultLegend, signIn } from "./common.js";
 
 const session = new Session("gymfloor.member-token");
 const $ = (id) => document.getElementById(id);
@@ -65,8 +65,7 @@ function drawChart(reps) {
   const box = $("chart");
   box.dataset.reps = String(reps.length);
   box.dataset.faultyReps = String(reps.filter((rep) => rep.faults.length).length);
-  $("chart-legend").replaceChildren(
-    ...Object.entries(FAULTS).map(([fault, { label }]) => el("span", { class: `key fault-${fault}` }, label)));
+  $("chart-legend").replaceChildren(...faultLegend());
   if (chart) chart.destroy();
   const data = [reps.map((r) => r.rep), reps.map((r) => r.rom_mm), reps.map((r) => r.min_lumbar_ratio)];
   chart = new uPlot({
@@ -93,13 +92,7 @@ function drawFaults(u, reps) {
   const { ctx, bbox } = u;
   ctx.save();
   for (const rep of reps) {
-    const x = u.valToPos(rep.rep, "x", true);
-    rep.faults.forEach((fault, i) => {
-      ctx.fillStyle = FAULTS[fault].color;
-      ctx.beginPath();
-      ctx.arc(x, bbox.top + (8 + 11 * i) * devicePixelRatio, 4.5 * devicePixelRatio, 0, 2 * Math.PI);
-      ctx.fill();
-    });
+    drawFaultDots(ctx, u.valToPos(rep.rep, "x", true), bbox.top + 8 * devicePixelRatio, rep.faults);
   }
   ctx.restore();
 }
