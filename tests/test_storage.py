@@ -236,3 +236,10 @@ def test_latency_quantiles_come_from_the_window_since_the_last_point() -> None:
     beyond = LatencyHistogram()
     beyond.observe(60.0)
     assert beyond.quantile(0.5) is None
+
+
+def test_changes_waiting_for_the_store_keep_only_the_traces_window() -> None:
+    waiting = Changes(reports=[rep(1)], trace=[trace_of(T0 - 1000, 60), trace_of(T0, 30)])
+    waiting.forget_trace_older_than(900)
+    assert [trace.t_ns[0] for trace in waiting.trace] == [round(T0 * 1e9)]
+    assert waiting.reports == [rep(1)]  # only the trace goes: it is a view, the rest is data

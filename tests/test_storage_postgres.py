@@ -17,7 +17,7 @@ from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
 from gymfloor.storage import Changes, OperationalStore
 from gymfloor.storage.alerts import AlertFilter, FeedPosition, acknowledge, feed_after, page_alerts
-from gymfloor.storage.machines import page_machines
+from gymfloor.storage.machines import machine_trace, page_machines
 from gymfloor.storage.models import Role
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, page_reps
@@ -33,11 +33,11 @@ Read = list[dict[str, Any]]
 @pytest.fixture(scope="module")
 def changes() -> Changes:
     """Everything the real pipeline derives from a simulated floor, as ingest would write it."""
-    pipeline = Pipeline(Detector(), AlertPolicy())
+    pipeline = Pipeline(Detector(), AlertPolicy(), trace_hz=10.0)
     for m in simulate(SimulationPlan(seed=21, machines=2, visits=4, members=2)).messages:
         pipeline.handle(m.topic, json.dumps(m.payload).encode(), m.t, live=False)
     produced = pipeline.take_changes()
-    assert produced.reports and produced.alerts and produced.sessions
+    assert produced.reports and produced.alerts and produced.sessions and produced.trace
     return produced
 
 
@@ -49,8 +49,8 @@ def stores(
         sqlite = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'store.db'}"
         opened = {"sqlite": OperationalStore(sqlite), "postgresql": OperationalStore(server.url)}
         for store in opened.values():
-            store.write(changes)
-            store.write(changes)  # as a journal replay would: stored once all the same
+            store.write(changes, keep_trace_s=600)
+            store.write(changes, keep_trace_s=600)  # as a journal replay: stored once all the same
         yield opened
         for store in opened.values():
             store.close()
@@ -125,7 +125,17 @@ def test_sessions_and_their_totals_read_back_the_same(
 def test_machines_alerts_and_acknowledgements_read_back_the_same(
     stores: dict[str, OperationalStore],
 ) -> None:
-    on_both(stores, lambda db: every(lambda c: page_machines(db, None, c, 1)))
+    machines = on_both(stores, lambda db: every(lambda c: page_machines(db, None, c, 1)))
+    assert all(m["last_fault"] is not None for m in machines)
+    for machine in machines:
+        trace = on_both(
+            stores,
+            lambda db, m=machine: machine_trace(
+                db, m["gym_id"], m["machine_id"], seconds=3600
+            ).model_dump(mode="json"),  # type: ignore[union-attr]
+        )
+        # The machine's last session, within the 600 s kept behind the newest sample.
+        assert trace["t"][-1] - trace["t"][0] <= 600 and len(trace["t"]) > 100 and trace["reps"]
     alerts = on_both(stores, lambda db: every(lambda c: page_alerts(db, AlertFilter(), c, 3)))
     first = alerts[-1]["id"]
     for store in stores.values():

@@ -74,7 +74,7 @@ class Pipeline:
         trace_hz: float | None = None,
     ) -> None:
         """`trace_hz`: also downsample the telemetry into `Changes.trace`, for the staff board
-        and the time-series sink; None (replays that store nothing) spares the work."""
+        and the time-series sink; None spares the work (detection alone: tests, benchmarks)."""
         self.detector = detector
         self.policy = policy
         self.rejects = rejects or RejectLog()

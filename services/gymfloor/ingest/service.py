@@ -261,6 +261,7 @@ class IngestService:
             self.store.write(self._unsaved, keep_trace_s=self.config.trace_retention_s)
         except SQLAlchemyError as exc:
             self.health.store_errors += 1
+            self._unsaved.forget_trace_older_than(self.config.trace_retention_s)
             log.error("cannot write the store (%s); keeping %s to retry", exc, self._unsaved)
             return False
         self._unsaved = Changes()

@@ -57,6 +57,13 @@ class Changes:
             f"{sum(map(len, self.trace))} trace samples"
         )
 
+    def forget_trace_older_than(self, seconds: float) -> None:
+        """Keep only the trace of the last `seconds` before its newest sample: what waits for a
+        store that is down need not outgrow what the store would keep."""
+        if self.trace:
+            oldest = max(trace.t_ns[-1] for trace in self.trace) - round(seconds * 1e9)
+            self.trace = [trace for trace in self.trace if trace.t_ns[-1] >= oldest]
+
     def absorb(self, later: Changes) -> None:
         """Add changes made after these, in order."""
         self.reports += later.reports
