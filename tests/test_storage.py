@@ -243,3 +243,32 @@ def test_changes_waiting_for_the_store_keep_only_the_traces_window() -> None:
     waiting.forget_trace_older_than(900)
     assert [trace.t_ns[0] for trace in waiting.trace] == [round(T0 * 1e9)]
     assert waiting.reports == [rep(1)]  # only the trace goes: it is a view, the rest is data
+
+
+@pytest.mark.parametrize("walk_in_after", [False, True])
+def test_a_machines_trace_starts_at_the_session_the_last_reps_followed(
+    store: OperationalStore, walk_in_after: bool
+) -> None:
+    checked_in = SessionPayload(v=1, event="start", t=T0, session_id="s-9000", member_id="m-1")
+    checked_out = SessionPayload(v=1, event="end", t=T0 + 25, session_id="s-9000")
+    reports = [rep(1, t0=T0), rep(2, t0=T0)]  # starting at T0 + 10 and T0 + 20
+    if walk_in_after:  # someone trains without checking in, after the member left
+        anonymous = rep(1, Fault.UNCONTROLLED_DESCENT, t0=T0 + 25)
+        reports.append(anonymous.model_copy(update={"session_id": None, "member_id": None}))
+    store.write(Changes(machines={LP01: MachineStatus("online", T0, T0)}))
+    store.write(
+        Changes(
+            sessions=[(LP01, checked_in), (LP01, checked_out)],
+            reports=reports,
+            trace=[trace_of(T0 - 30, 80)],
+        )
+    )
+    with store.read() as db:
+        trace = machine_trace(db, "g1", "lp-01", seconds=120)
+    assert trace is not None
+    if walk_in_after:
+        assert trace.t[0] == pytest.approx(T0 + 25 - SET_LEAD_S)
+        assert [(r.session_id, r.rep) for r in trace.reps] == [(None, 1)]
+    else:
+        assert trace.t[0] == pytest.approx(T0 - SET_LEAD_S)
+        assert [(r.session_id, r.rep) for r in trace.reps] == [("s-9000", 1), ("s-9000", 2)]

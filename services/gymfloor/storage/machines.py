@@ -54,8 +54,9 @@ def page_machines(
 def machine_trace(
     db: Connection, gym_id: str, machine_id: str, seconds: float
 ) -> MachineTrace | None:
-    """The last `seconds` of the machine's stored telemetry, starting later if a session started
-    within them (that member's set), with the reps in it. None: no such machine."""
+    """The last `seconds` of the machine's stored telemetry, with the reps in it; it starts later
+    if a session started or ended within them and reps followed, so that it shows one person's
+    set, not the end of the one before. None: no such machine."""
     known = select(_machines.c.machine_id).where(
         _machines.c.gym_id == gym_id, _machines.c.machine_id == machine_id
     )
@@ -68,18 +69,15 @@ def machine_trace(
     reps: list[RepMark] = []
     if newest is not None:
         start = newest - seconds
-        s = _sessions.c
-        session_start = db.execute(
-            select(func.max(s.t_start)).where(
-                s.gym_id == gym_id, s.machine_id == machine_id, s.t_start > start
-            )
-        ).scalar()
-        if session_start is not None:
-            start = max(start, session_start - SET_LEAD_S)
-        query = select(t.t, t.sled_mm, t.lumbar_ratio).where(*of_machine, t.t >= start)
-        samples = [tuple(row) for row in db.execute(query.order_by(t.t))]  # type: ignore[misc]
         where = RepFilter(gym_id=gym_id, machine_id=machine_id, since=start)
         reps = [_mark(report) for report in all_reps(db, where)]
+        for boundary in _session_boundaries(db, gym_id, machine_id, after=start):
+            if reps and reps[-1].t_start >= boundary:  # the newest boundary that reps followed
+                start = boundary - SET_LEAD_S
+                reps = [rep for rep in reps if rep.t_start >= start]
+                break
+        query = select(t.t, t.sled_mm, t.lumbar_ratio).where(*of_machine, t.t >= start)
+        samples = [tuple(row) for row in db.execute(query.order_by(t.t))]  # type: ignore[misc]
     return MachineTrace(
         gym_id=gym_id,
         machine_id=machine_id,
@@ -88,6 +86,15 @@ def machine_trace(
         lumbar_ratio=[sample[2] for sample in samples],
         reps=reps,
     )
+
+
+def _session_boundaries(db: Connection, gym_id: str, machine_id: str, after: float) -> list[float]:
+    """When sessions on the machine started or ended after `after`, newest first."""
+    s = _sessions.c
+    on_machine = (s.gym_id == gym_id, s.machine_id == machine_id)
+    starts = select(s.t_start.label("t")).where(*on_machine, s.t_start > after)
+    ends = select(s.t_end.label("t")).where(*on_machine, s.t_end > after)
+    return sorted((t for (t,) in db.execute(starts.union_all(ends))), reverse=True)
 
 
 def _open_sessions(db: Connection, keys: list[Key]) -> dict[Key, OpenSession]:
