@@ -11,7 +11,8 @@ The pipeline runs the same simulated floor five ways, in turn, `--repeats` times
 - `stored+trace`: the trace too, its rows written to the store (ingest now, without InfluxDB).
 
 Flushes come every 20 messages, as ingest's 0.2 s flush does on a floor of ten machines at
-10 batches a second each. Prints the median microseconds per message of each way, the ratio to
+10 batches a second each; the store gets the trace every fifth flush, as ingest's does.
+Prints the median microseconds per message of each way, the ratio to
 `plain`, and the spool's bytes per message.
 
     python bench/sink_cost.py [--machines 10] [--visits 2] [--repeats 5] [--trace-hz 10]
@@ -24,17 +25,19 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from gymfloor.detector import Detector, warm_up
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
-from gymfloor.storage import OperationalStore
+from gymfloor.storage import Changes, OperationalStore
 from gymfloor.storage.timeseries.points import changes_lines
 from gymfloor.storage.timeseries.spool import Spool
 from gymfloor_edge.simulator import SimulationPlan, simulate
 
 FLUSH_EVERY = 20
+TRACE_EVERY = 100  # ingest writes the trace to its store once a second (5 flushes)
 
 
 def run(
@@ -45,6 +48,7 @@ def run(
 ) -> float:
     """Seconds for the whole floor."""
     pipeline = Pipeline(Detector(), AlertPolicy(), trace_hz=trace_hz)
+    unsaved = Changes()
     start = time.perf_counter()
     for index, (topic, payload, t) in enumerate(messages, 1):
         pipeline.handle(topic, payload, t, live=True)
@@ -52,8 +56,11 @@ def run(
             changes = pipeline.take_changes()
             if spool is not None:
                 spool.append(changes_lines(changes))
-            if store is not None:
-                store.write(changes)
+            if store is not None:  # as ingest's flush does, the trace every TRACE_EVERY
+                unsaved.absorb(changes)
+                with_trace = index % TRACE_EVERY == 0
+                store.write(unsaved if with_trace else replace(unsaved, trace=[]))
+                unsaved = Changes(trace=[] if with_trace else unsaved.trace)
     return time.perf_counter() - start
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gymfloor.api.session_report import session_report
 from gymfloor.coaching import SEE_A_PROFESSIONAL
@@ -205,16 +205,21 @@ def test_a_machines_trace_is_its_set_and_ingest_keeps_only_the_window(
         ),
         keep_trace_s=600,
     )
-    store.write(Changes(trace=[trace_of(T0 - 10, 40)]), keep_trace_s=600)  # a replay: stored once
+    # A journal replay derives the same samples again, cut into other chunks.
+    for part in (trace_of(T0 - 10, 15), trace_of(T0 + 5, 25)):
+        store.write(Changes(trace=[part]), keep_trace_s=600)
     with store.read() as db:
-        stored = db.execute(select(func.count()).select_from(schema.trace)).scalar()
+        chunks = db.execute(select(schema.trace.c.t_first).order_by("t_first")).scalars().all()
         trace = machine_trace(db, "g1", "lp-01", seconds=120)
         unknown = machine_trace(db, "g1", "lp-99", seconds=120)
-    assert stored == 400  # the first minute fell more than 600 s behind the newest sample
+    # The first minute fell more than 600 s behind the newest sample; the replay's first chunk
+    # started where the stored one did.
+    assert chunks == [T0 - 10, T0 + 5]
     assert trace is not None and unknown is None
     # 120 s back from the newest sample would reach T0 - 91; the session began at T0.
     assert trace.t[0] == pytest.approx(T0 - SET_LEAD_S)
     assert trace.t[-1] == pytest.approx(T0 + 29.9)
+    assert len(trace.t) == 320 and trace.t == sorted(set(trace.t))  # each sample once
     assert trace.lumbar_ratio[0] == 1.0 and trace.lumbar_ratio[-1] is None  # NaN: no baseline
     assert len(trace.sled_mm) == len(trace.t)
     assert [r.rep for r in trace.reps] == [1, 2]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +45,14 @@ class _Message:
     received_at: float
 
 
+TRACE_WRITE_INTERVAL_S = 1.0
+"""How often the trace goes to the store: the board reads it every 2 s."""
+
+
 @dataclass(slots=True)
 class _Timers:
     flush: float = 0.0
+    trace: float = 0.0
     checkpoint: float = 0.0
     sweep: float = 0.0
     stats: float = 0.0
@@ -198,12 +203,15 @@ class IngestService:
             for out in self.pipeline.sweep():
                 self._client.publish(out.topic, out.payload, qos=1)
         if now - timers.checkpoint >= c.checkpoint_interval_s:
-            timers.checkpoint = timers.flush = now
+            timers.checkpoint = timers.flush = timers.trace = now
             self._checkpoint()
             self._report_status(self._client.is_connected())
         elif now - timers.flush >= c.flush_interval_s:
             timers.flush = now
-            self._flush()
+            with_trace = now - timers.trace >= TRACE_WRITE_INTERVAL_S
+            if with_trace:
+                timers.trace = now
+            self._flush(with_trace)
         if now - timers.stats >= c.stats_interval_s:
             timers.stats = now
             self._log_stats("running")
@@ -216,7 +224,7 @@ class IngestService:
             closed = self.journal.rotate()
         while (message := self._lanes.get(timeout=0, up_to_segment=closed)) is not None:
             self._process(message)
-        flushed = self._flush()
+        flushed = self._flush(with_trace=True)
         if self.timeseries is not None:
             self.timeseries.record_ingest(
                 {
@@ -243,9 +251,11 @@ class IngestService:
             if value is not None
         }
 
-    def _flush(self) -> bool:
+    def _flush(self, with_trace: bool) -> bool:
         """Write what the pipeline produced. If the store fails, keep it for the next try; the
-        journal keeps every message since the last checkpoint meanwhile."""
+        journal keeps every message since the last checkpoint meanwhile. The trace waits for
+        `with_trace`, to go to the store in chunks of a second per machine rather than a few
+        samples: the rows, not the samples, cost (bench/sink_cost.py)."""
         fresh = self.pipeline.take_changes()
         if self.timeseries is not None:
             # Spooled as they are produced, not once stored: changes the store failed to take
@@ -255,16 +265,17 @@ class IngestService:
             # InfluxDB absorbs, identical points overwriting each other.
             self.timeseries.append(fresh)
         self._unsaved.absorb(fresh)
-        if not self._unsaved:
+        writing = self._unsaved if with_trace else replace(self._unsaved, trace=[])
+        if not writing:
             return True
         try:
-            self.store.write(self._unsaved, keep_trace_s=self.config.trace_retention_s)
+            self.store.write(writing, keep_trace_s=self.config.trace_retention_s)
         except SQLAlchemyError as exc:
             self.health.store_errors += 1
             self._unsaved.forget_trace_older_than(self.config.trace_retention_s)
             log.error("cannot write the store (%s); keeping %s to retry", exc, self._unsaved)
             return False
-        self._unsaved = Changes()
+        self._unsaved = Changes(trace=[] if with_trace else self._unsaved.trace)
         return True
 
     def _report_status(self, connected: bool) -> None:

@@ -3,6 +3,8 @@ telemetry."""
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import ColumnElement, Connection, func, or_, select, tuple_
 
 from gymfloor.contract import Fault, RepReport
@@ -64,8 +66,8 @@ def machine_trace(
         return None
     t = _trace.c
     of_machine = (t.gym_id == gym_id, t.machine_id == machine_id)
-    newest = db.execute(select(func.max(t.t)).where(*of_machine)).scalar()
-    samples: list[tuple[float, float | None, float | None]] = []
+    newest = db.execute(select(func.max(t.t_last)).where(*of_machine)).scalar()
+    by_time: dict[float, list[float | None]] = {}
     reps: list[RepMark] = []
     if newest is not None:
         start = newest - seconds
@@ -76,14 +78,20 @@ def machine_trace(
                 start = boundary - SET_LEAD_S
                 reps = [rep for rep in reps if rep.t_start >= start]
                 break
-        query = select(t.t, t.sled_mm, t.lumbar_ratio).where(*of_machine, t.t >= start)
-        samples = [tuple(row) for row in db.execute(query.order_by(t.t))]  # type: ignore[misc]
+        chunks = select(t.samples).where(*of_machine, t.t_last >= start).order_by(t.t_first)
+        by_time = {
+            sample[0]: sample  # a replay's chunks may overlap the first ones: once each
+            for (chunk,) in db.execute(chunks)
+            for sample in json.loads(chunk)
+            if sample[0] >= start
+        }
+    samples = sorted(by_time.items())
     return MachineTrace(
         gym_id=gym_id,
         machine_id=machine_id,
-        t=[sample[0] for sample in samples],
-        sled_mm=[sample[1] for sample in samples],
-        lumbar_ratio=[sample[2] for sample in samples],
+        t=[time for time, _ in samples],
+        sled_mm=[sample[1] for _, sample in samples],
+        lumbar_ratio=[sample[2] for _, sample in samples],
         reps=reps,
     )
 

@@ -115,12 +115,16 @@ trace = Table(
     "trace",
     metadata,
     # The last minutes of each machine's telemetry, downsampled (ingest's trace_hz), for the
-    # staff board's plot of the current set. Ingest deletes what falls out of its window.
+    # staff board's plot of the current set; ingest deletes what falls out of its window. A row
+    # holds a chunk of samples, about a second of one machine: a row per sample cost ingest
+    # more than the rest of its store writes together.
     Column("gym_id", ID, primary_key=True),
     Column("machine_id", ID, primary_key=True),
-    Column("t", Float, primary_key=True),  # Unix s, the start of the sample's time bucket
-    Column("sled_mm", Float),  # null: a dropped sample
-    Column("lumbar_ratio", Float),  # null: dropped, or no baseline yet
+    Column("t_first", Float, primary_key=True),  # Unix s of the chunk's first sample
+    Column("t_last", Float, nullable=False),
+    # JSON [[t, sled_mm, lumbar_ratio], ...]: null for a dropped sample or, for the ratio, no
+    # baseline yet. A journal replay may cut chunks elsewhere: readers drop repeated times.
+    Column("samples", Text, nullable=False),
 )
 
 api_tokens = Table(

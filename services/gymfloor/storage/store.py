@@ -8,6 +8,7 @@ writing the same outputs twice (as a journal replay does) stores them once.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -215,42 +216,45 @@ def _alert_row(alert: StaffAlert) -> dict[str, Any]:
 
 
 def _write_trace(db: Connection, insert: Any, traces: list[Trace], keep_s: float) -> None:
+    """One row per machine: its samples in `traces`, in order."""
+    samples: dict[MachineKey, list[tuple[float, float | None, float | None]]] = {}
+    for trace in traces:
+        samples.setdefault(trace.machine, []).extend(
+            (t_ns / 1e9, _rounded(sled, 1), _rounded(ratio, 3))
+            for t_ns, sled, ratio in zip(trace.t_ns, trace.sled_mm, trace.lumbar_ratio, strict=True)
+        )
     rows = [
         {
-            "gym_id": trace.machine.gym_id,
-            "machine_id": trace.machine.machine_id,
-            "t": t_ns / 1e9,
-            "sled_mm": _finite_or_none(sled),
-            "lumbar_ratio": _finite_or_none(ratio),
+            "gym_id": key.gym_id,
+            "machine_id": key.machine_id,
+            "t_first": chunk[0][0],
+            "t_last": chunk[-1][0],
+            "samples": json.dumps(chunk, separators=(",", ":")),
         }
-        for trace in traces
-        for t_ns, sled, ratio in zip(trace.t_ns, trace.sled_mm, trace.lumbar_ratio, strict=True)
+        for key, chunk in samples.items()
     ]
-    # A journal replay derives the same buckets again.
     db.execute(insert(schema.trace).on_conflict_do_nothing(), rows)
-    newest: dict[MachineKey, int] = {}
-    for trace in traces:
-        newest[trace.machine] = max(newest.get(trace.machine, 0), trace.t_ns[-1])
     db.execute(
         _PRUNE_TRACE,
         [
-            {"gym_id": key.gym_id, "machine_id": key.machine_id, "before": t_ns / 1e9 - keep_s}
-            for key, t_ns in newest.items()
+            {"gym_id": key.gym_id, "machine_id": key.machine_id, "before": chunk[-1][0] - keep_s}
+            for key, chunk in samples.items()
         ],
     )
 
 
-# Built once: building the statement for each machine at every flush cost more than running it
-# (bench/sink_cost.py).
+# Built once: building it for each machine at every write cost more than running it. On the
+# primary key's order (t_first, not t_last), so that it reads only what it deletes.
 _PRUNE_TRACE = schema.trace.delete().where(
     schema.trace.c.gym_id == bindparam("gym_id"),
     schema.trace.c.machine_id == bindparam("machine_id"),
-    schema.trace.c.t < bindparam("before"),
+    schema.trace.c.t_first < bindparam("before"),
 )
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _rounded(value: float, digits: int) -> float | None:
+    """Finer than a plot shows; None for NaN, which JSON lacks."""
+    return round(value, digits) if math.isfinite(value) else None
 
 
 def _session_statement(insert: Any, key: MachineKey, session: SessionPayload) -> Any:

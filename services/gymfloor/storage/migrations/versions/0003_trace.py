@@ -20,9 +20,9 @@ def upgrade() -> None:
         "trace",
         sa.Column("gym_id", sa.String(128), primary_key=True),
         sa.Column("machine_id", sa.String(128), primary_key=True),
-        sa.Column("t", sa.Float(), primary_key=True),
-        sa.Column("sled_mm", sa.Float()),
-        sa.Column("lumbar_ratio", sa.Float()),
+        sa.Column("t_first", sa.Float(), primary_key=True),
+        sa.Column("t_last", sa.Float(), nullable=False),
+        sa.Column("samples", sa.Text(), nullable=False),
     )
 
 
