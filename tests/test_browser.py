@@ -166,20 +166,22 @@ class Tab:
         self.context.close()
 
 
-@pytest.fixture
-def tab(browser: Browser) -> Iterator[Tab]:
-    tab = Tab(browser, TABLET)
+def opened(browser: Browser, viewport: dict[str, int]) -> Iterator[Tab]:
+    """A tab for one test, which fails if the page complained."""
+    tab = Tab(browser, viewport)
     yield tab
     tab.close()
     assert tab.problems == []
+
+
+@pytest.fixture
+def tab(browser: Browser) -> Iterator[Tab]:
+    yield from opened(browser, TABLET)
 
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Tab]:
-    tab = Tab(browser, PHONE)
-    yield tab
-    tab.close()
-    assert tab.problems == []
+    yield from opened(browser, PHONE)
 
 
 # -- the board -------------------------------------------------------------------------------
