@@ -31,7 +31,8 @@ from pathlib import Path
 from gymfloor.detector import Detector, warm_up
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
-from gymfloor.storage import Changes, OperationalStore
+from gymfloor.outputs import Changes
+from gymfloor.storage import OperationalStore
 from gymfloor.storage.timeseries.points import changes_lines
 from gymfloor.storage.timeseries.spool import Spool
 from gymfloor_edge.simulator import SimulationPlan, simulate

@@ -23,7 +23,8 @@ from schemathesis.core.result import Ok
 
 from gymfloor import coaching
 from gymfloor.contract import RepReport, Severity, StaffAlert, encode_line
-from gymfloor.storage import Changes, OperationalStore
+from gymfloor.outputs import Changes
+from gymfloor.storage import OperationalStore
 from gymfloor_edge.simulator import SimulationPlan, simulate
 from processes import (
     Mosquitto,

@@ -27,8 +27,8 @@ from sqlalchemy import create_engine, update
 
 from gymfloor.contract.topics import INGEST_CHANNELS, MachineChannel, MachineKey, alerts_topic
 from gymfloor.settings import ENV_NESTING, ENV_PREFIX, Settings
+from gymfloor.status import IngestHealth, LatencyHistogram
 from gymfloor.storage import OperationalStore, schema
-from gymfloor.storage.models import IngestHealth, LatencyHistogram
 from processes import MOSQUITTO_PASSWD, ConfiguredMosquitto, gymfloor, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,9 +24,9 @@ from gymfloor.contract import (
 )
 from gymfloor.contract.payloads import TelemetryBatch
 from gymfloor.ingest.pipeline import downsample
-from gymfloor.storage import Changes, MachineStatus, OperationalStore
-from gymfloor.storage.changes import Trace
-from gymfloor.storage.models import TimeseriesHealth
+from gymfloor.outputs import Changes, MachineStatus, Trace
+from gymfloor.status import TimeseriesHealth
+from gymfloor.storage import OperationalStore
 from gymfloor.storage.timeseries.points import (
     alert_point,
     changes_lines,

@@ -12,8 +12,9 @@ import pytest
 from gymfloor.contract import Fault, MachineKey, Severity
 from gymfloor.detector import Detector, FaultDetected
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
-from gymfloor.ingest.journal import Checkpoint, Journal
-from gymfloor.ingest.lanes import Lanes
+from gymfloor.ingest.checkpoint import Checkpoint, CheckpointFile
+from gymfloor.ingest.journal import Journal
+from gymfloor.ingest.lanes import Lanes, Queued
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.mqtt import parse_mqtt_url
@@ -73,15 +74,19 @@ def test_a_restored_checkpoint_carries_on_exactly_where_the_original_stood(
     half = len(messages) // 2
     first = fresh()
     outputs = run(first, messages[:half])
-    Journal(tmp_path).save_checkpoint(Checkpoint(1, first.snapshot()))
-    saved = Journal(tmp_path).load_checkpoint()  # as after a restart
-    assert saved is not None and saved.first_segment == 1
+    first_half = first.take_changes().reports
+    snapshot = first.snapshot()
+    # The snapshot is copied lazily: the original running on must not change what it saves.
+    assert run(first, messages[half:]) == expected[len(outputs) :]
+    CheckpointFile(tmp_path).save(Checkpoint(7, snapshot))
+    saved = CheckpointFile(tmp_path).load()  # as after a restart
+    assert saved is not None and saved.position == 7
     restored = Pipeline.restore(saved.state, whole.detector.config, AlertPolicyConfig())
     outputs += run(restored, messages[half:])
     assert outputs == expected
-    assert first.take_changes().reports + restored.take_changes().reports == [
-        r for r in whole.take_changes().reports
-    ]
+    whole_reports = whole.take_changes().reports
+    assert first_half + first.take_changes().reports == whole_reports  # it ran on to the end
+    assert first_half + restored.take_changes().reports == whole_reports
 
 
 def test_nothing_is_published_while_the_journal_is_replayed(
@@ -194,33 +199,47 @@ def test_the_journal_replays_what_was_written_and_survives_a_torn_tail(tmp_path:
     assert [e.payload for e in reopened.replay(0)] == [b"two"]
 
 
+def test_a_journal_whose_segments_a_checkpoint_let_go_writes_after_that_checkpoint(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path)
+    for _ in range(5):
+        journal.append("a/telemetry", b"old", 1.0)
+        journal.drop_before(journal.rotate() + 1)  # a checkpoint covered it
+    position = journal.segment - 1
+    journal.close()
+    for empty in tmp_path.glob("*.journal"):  # the open segment, never written
+        empty.unlink()
+    reopened = Journal(tmp_path)  # no segment is left to number the next one from
+    reopened.write_after(position)
+    reopened.append("a/telemetry", b"new", 2.0)
+    reopened.close()
+    assert [e.payload for e in Journal(tmp_path).replay(position + 1)] == [b"new"]
+
+
 # -- lanes -------------------------------------------------------------------------------------
 
 
 def test_a_busy_machine_waits_its_turn_behind_the_others() -> None:
     lanes: Lanes[str] = Lanes()
-    for i in range(1000):
-        lanes.put("flood", 0, f"junk {i}")
-    lanes.put("quiet", 0, "batch")
-    served = [lanes.get(timeout=0) for _ in range(3)]
-    assert "batch" in served  # not after a thousand others
+    lanes.put(Queued("flood", 0, f"junk {i}") for i in range(1000))
+    lanes.put([Queued("quiet", 0, "batch")])
+    assert "batch" in lanes.take(3, timeout=0)  # not after a thousand others
 
 
 def test_a_checkpoint_drain_stops_at_its_segment() -> None:
     lanes: Lanes[str] = Lanes()
-    lanes.put("a", 0, "old")
-    lanes.put("a", 1, "new")
-    assert lanes.get(timeout=0, up_to_segment=0) == "old"
-    assert lanes.get(timeout=0, up_to_segment=0) is None
-    assert lanes.get(timeout=0) == "new"
+    lanes.put([Queued("a", 0, "old"), Queued("b", 1, "later"), Queued("a", 1, "new")])
+    assert lanes.take(10, timeout=0, up_to_segment=0) == ["old"]
+    assert lanes.take(10, timeout=0, up_to_segment=0) == []
+    assert sorted(lanes.take(10, timeout=0)) == ["later", "new"]
 
 
 def test_intake_waits_for_room() -> None:
     lanes: Lanes[int] = Lanes()
-    for i in range(3):
-        lanes.put("m", 0, i)
+    lanes.put(Queued("m", 0, i) for i in range(3))
     assert not lanes.wait_below(3, timeout=0.01)
-    threading.Timer(0.05, lambda: lanes.get(timeout=0)).start()
+    threading.Timer(0.05, lambda: lanes.take(1, timeout=0)).start()
     assert lanes.wait_below(3, timeout=5.0)
 
 

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from gymfloor.api.session_report import session_report
 from gymfloor.coaching import SEE_A_PROFESSIONAL
 from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload
-from gymfloor.storage import Changes, MachineStatus, OperationalStore, migrate, schema
-from gymfloor.storage.changes import Trace
+from gymfloor.outputs import Changes, MachineStatus, Trace
+from gymfloor.status import LatencyHistogram
+from gymfloor.storage import OperationalStore, migrate, schema
 from gymfloor.storage.machines import SET_LEAD_S, machine_trace, page_machines
 from gymfloor.storage.members import get_member
-from gymfloor.storage.models import LatencyHistogram, Role, SessionSummary
+from gymfloor.storage.models import Role, SessionSummary
 from gymfloor.storage.pagination import CursorError, decode, encode
 from gymfloor.storage.schema import metadata
 from gymfloor.storage.tokens import authenticate, issue_token, revoke_token, token_id_of

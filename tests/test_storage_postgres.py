@@ -15,7 +15,8 @@ from gymfloor.contract import Fault
 from gymfloor.detector import Detector
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
-from gymfloor.storage import Changes, OperationalStore
+from gymfloor.outputs import Changes
+from gymfloor.storage import OperationalStore
 from gymfloor.storage.alerts import AlertFilter, FeedPosition, acknowledge, feed_after, page_alerts
 from gymfloor.storage.machines import machine_trace, page_machines
 from gymfloor.storage.models import Role

@@ -496,7 +496,7 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from gymfloor.ingest.service import IngestService
+    from gymfloor.ingest.assembly import mqtt_ingest
     from gymfloor.storage import OperationalStore
 
     settings = _with_flags(args, settings)
@@ -511,7 +511,7 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
             settings.influx, settings.data_dir / "influx-spool", settings.ingest.client_id
         )
     store = OperationalStore(settings.store_url)
-    service = IngestService(
+    service = mqtt_ingest(
         settings.mqtt,
         store,
         settings.data_dir / "ingest-journal",

@@ -35,7 +35,7 @@ from gymfloor.contract import (
     machine_filter,
     parse_machine_topic,
 )
-from gymfloor.ingest.service import IngestService
+from gymfloor.ingest.assembly import mqtt_ingest
 from gymfloor.mqtt import new_client, start
 from gymfloor.mqtt.embedded import EmbeddedBroker
 from gymfloor.settings import Settings
@@ -88,7 +88,7 @@ def run_demo(
         stack.callback(api_stopping.set)
         out.write(_api_note(store, api_config) + "\n")
         out.flush()
-        ingest = IngestService(
+        ingest = mqtt_ingest(
             settings.mqtt,
             store,
             settings.data_dir / "ingest-journal",

@@ -16,19 +16,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gymfloor.status import INGEST_COUNTER_HELP
 from gymfloor.storage import IngestStatus, OperationalStore
-
-INGEST_COUNTERS = {
-    "messages": "messages accepted from the broker",
-    "rejected": "messages rejected as malformed or not in the contract",
-    "reps": "rep reports produced",
-    "alerts": "staff alerts raised",
-    "feedback": "feedback cues sent to machines",
-    "store_errors": "failed writes to the operational store (retried)",
-    "journal_errors": "messages that could not be journalled",
-    "internal_errors": "messages that met a bug",
-}
-
 
 TIMESERIES_COUNTERS = {
     "points_written": "time-series points InfluxDB accepted",
@@ -52,10 +41,12 @@ class IngestCollector(Collector):
         for status in statuses:
             up.add_metric([status.instance], float(fresh(status, self.stale_after_s)))
         yield up
-        for name, help_text in INGEST_COUNTERS.items():
-            family = CounterMetricFamily(f"gymfloor_ingest_{name}", help_text, labels=["instance"])
+        for counter, help_text in INGEST_COUNTER_HELP.items():
+            family = CounterMetricFamily(
+                f"gymfloor_ingest_{counter}", help_text, labels=["instance"]
+            )
             for status in statuses:
-                family.add_metric([status.instance], status.health.counters.get(name, 0))
+                family.add_metric([status.instance], status.health.counters.get(counter, 0))
             yield family
         for name, help_text in TIMESERIES_COUNTERS.items():
             family = CounterMetricFamily(f"gymfloor_influx_{name}", help_text, labels=["instance"])

@@ -7,8 +7,8 @@ I/O. The live ingest service and the offline `gymfloor analyze` drive the same i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, Tele
 from gymfloor.contract.payloads import MAX_SAMPLES
 from gymfloor.detector import kernel
 from gymfloor.detector.config import DetectorConfig
+from gymfloor.detector.snapshot import MachinesSnapshot
 
 _FAULT_OF_BIT = {
     kernel.LIFTOFF: Fault.LUMBAR_LIFTOFF,
@@ -98,7 +99,7 @@ class DetectorCounters:
 class DetectorSnapshot:
     counters: DetectorCounters
     clock: float
-    machines: dict[MachineKey, MachineState]
+    machines: Mapping[MachineKey, MachineState]
 
 
 @dataclass(slots=True)
@@ -110,6 +111,8 @@ class Detector:
     _machines: dict[MachineKey, MachineState] = field(default_factory=dict)
     _config_record: np.ndarray = field(init=False)
     _events: np.ndarray = field(init=False)
+    _snapshot: MachinesSnapshot | None = field(default=None, init=False)
+    """The latest snapshot, which may still need machines copied before they change."""
 
     def __post_init__(self) -> None:
         self._config_record = self.config.kernel_record()
@@ -176,6 +179,8 @@ class Detector:
         """Forget machines silent for longer than the idle timeout, settling their last rep."""
         horizon = now - self.config.idle_timeout_s
         idle = [key for key, m in self._machines.items() if m.last_seen < horizon]
+        for key in idle:
+            self._preserve(key)
         outputs = [out for key in idle for out in self._interrupt(key)]
         for key in idle:
             del self._machines[key]
@@ -184,20 +189,26 @@ class Detector:
 
     def flush(self) -> list[DetectorOutput]:
         """The input has ended: settle every machine's rep in progress."""
+        for key in self._machines:
+            self._preserve(key)
         return [out for key in list(self._machines) for out in self._interrupt(key)]
 
     # -- persistence -------------------------------------------------------------------------
 
     def snapshot(self) -> DetectorSnapshot:
-        """Everything the detector remembers (picklable), for `restore` after a restart."""
-        return DetectorSnapshot(self.counters, self.clock, self._machines)
+        """Everything the detector remembers now (picklable), for `restore` after a restart.
+        It costs next to nothing here: each machine is copied later, by whichever comes first,
+        its next change or the snapshot's serialisation (`detector/snapshot.py`). One at a time:
+        an earlier snapshot is no longer kept consistent once this is called."""
+        self._snapshot = MachinesSnapshot(self._machines)
+        return DetectorSnapshot(replace(self.counters), self.clock, self._snapshot)
 
     @classmethod
     def restore(cls, config: DetectorConfig, snapshot: DetectorSnapshot) -> Detector:
         """A detector that carries on where the one that took `snapshot` stood."""
         detector = cls(config)
-        detector.counters, detector.clock = snapshot.counters, snapshot.clock
-        detector._machines = snapshot.machines
+        detector.counters, detector.clock = replace(snapshot.counters), snapshot.clock
+        detector._machines = dict(snapshot.machines)
         return detector
 
     # -- introspection -----------------------------------------------------------------------
@@ -221,6 +232,7 @@ class Detector:
         """The machine's state, new if it is unknown or was silent past the idle timeout. The
         second rule makes eviction invisible: whether or not a sweep forgot the machine while it
         was silent, it comes back to the same fresh state, so live and offline runs agree."""
+        self._preserve(key)
         machine = self._machines.get(key)
         outputs: list[DetectorOutput] = []
         if machine is not None and t - machine.last_seen > self.config.idle_timeout_s:
@@ -229,6 +241,10 @@ class Detector:
         if machine is None:
             machine = self._machines[key] = MachineState(kernel.new_state())
         return outputs, machine
+
+    def _preserve(self, key: MachineKey) -> None:
+        if self._snapshot is not None:
+            self._snapshot.preserve(key)
 
     @staticmethod
     def _is_duplicate(machine: MachineState, batch: TelemetryBatch) -> bool:

@@ -1,41 +1,28 @@
-"""The ingest journal: every MQTT message, on disk before the broker hears it was received,
-and the checkpoints that let a restart skip most of it.
+"""The ingest journal: every MQTT message, on disk before the broker hears it was received.
 
 paho acknowledges a QoS 1 message when the message callback returns, and the callback appends
 the message here first. Whatever the process then loses in memory (a kill, a crash) is rebuilt
 on start from the last checkpoint plus the journal segments after it. Segments are numbered; a
-checkpoint names the first segment it has not absorbed, and older ones are deleted.
+checkpoint names the last segment it has absorbed, and that one and older ones are deleted.
 
 A write that reaches the kernel survives the death of the process, so the journal is not
-fsynced per message; a power cut can cost what the OS had not yet flushed. A checkpoint is
-fsynced and then renamed into place, so there is always a whole one.
+fsynced per message; a power cut can cost what the OS had not yet flushed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pickle
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger("gymfloor.ingest")
 
 # Frame: payload length, received_at, topic length; then the topic and the payload.
 HEADER = struct.Struct("<IdH")
 SUFFIX = ".journal"
-CHECKPOINT = "checkpoint.pickle"
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The service's memory, and the first journal segment it has not yet absorbed."""
-
-    first_segment: int
-    state: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +36,17 @@ class Journal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        checkpoint = self.load_checkpoint()
-        first = checkpoint.first_segment if checkpoint else 0
-        self.segment = max([first, *(n + 1 for n in self.segments())])
+        self.segment = max([0, *(n + 1 for n in self.segments())])
         self._fd = self._open(self.segment)
+
+    def write_after(self, segment: int) -> None:
+        """Write new messages to a segment after `segment`: a checkpoint that covers it may have
+        let every segment go, and a new one numbered below it would never be replayed."""
+        if self.segment <= segment:
+            os.close(self._fd)
+            self._path(self.segment).unlink(missing_ok=True)  # opened, never written
+            self.segment = segment + 1
+            self._fd = self._open(self.segment)
 
     def segments(self) -> list[int]:
         return sorted(int(p.stem) for p in self.directory.glob(f"*{SUFFIX}") if p.stem.isdigit())
@@ -76,27 +70,6 @@ class Journal:
         for number in self.segments():
             if from_segment <= number < self.segment:
                 yield from _read_segment(self._path(number))
-
-    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Keep `checkpoint` in place of the previous one, atomically, and drop the segments it
-        has absorbed. Pickled straight to the file: no second copy of the state in memory."""
-        path = self.directory / CHECKPOINT
-        partial = path.with_suffix(".partial")
-        with partial.open("wb") as out:
-            pickle.dump(checkpoint, out, pickle.HIGHEST_PROTOCOL)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-        self.drop_before(checkpoint.first_segment)
-
-    def load_checkpoint(self) -> Checkpoint | None:
-        """The last checkpoint, which only this service wrote (unpickling runs code)."""
-        path = self.directory / CHECKPOINT
-        if not path.exists():
-            return None
-        with path.open("rb") as source:
-            checkpoint: Checkpoint = pickle.load(source)
-        return checkpoint
 
     def drop_before(self, segment: int) -> None:
         for number in self.segments():

@@ -1,14 +1,15 @@
 """Messages waiting for the detector: one lane per machine, served in turn.
 
 A machine that floods the broker only lengthens its own lane; every other machine's next
-message is at most one turn away.
+message is at most one turn away. Items come in and go out in batches, one lock each way, so
+the hand-over between the network thread and the pipeline costs little per message.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -17,6 +18,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Queued(Generic[T]):
+    lane: Hashable
     segment: int
     """The journal segment the item was written to: a checkpoint waits for all of a segment."""
     item: T
@@ -32,38 +34,43 @@ class Lanes(Generic[T]):
     def __len__(self) -> int:
         return self._size
 
-    def put(self, lane: Hashable, segment: int, item: T) -> None:
+    def put(self, items: Iterable[Queued[T]]) -> None:
         with self._changed:
-            queue = self._lanes.get(lane)
-            if queue is None:
-                queue = self._lanes[lane] = deque()
-            if not queue:
-                self._turns.append(lane)
-            queue.append(Queued(segment, item))
-            self._size += 1
+            for queued in items:
+                queue = self._lanes.get(queued.lane)
+                if queue is None:
+                    queue = self._lanes[queued.lane] = deque()
+                if not queue:
+                    self._turns.append(queued.lane)
+                queue.append(queued)
+                self._size += 1
             self._changed.notify()
 
-    def get(self, timeout: float, up_to_segment: int | None = None) -> T | None:
-        """The next lane's oldest item, or None after `timeout` seconds with nothing to serve.
-        With `up_to_segment`, only items written to that segment or before are served."""
+    def take(self, limit: int, timeout: float, up_to_segment: int | None = None) -> list[T]:
+        """Up to `limit` items, one from each lane in turn; empty after `timeout` seconds with
+        nothing to serve. With `up_to_segment`, only items written to that segment or before."""
+        taken: list[T] = []
         with self._changed:
             if not self._turns and timeout > 0:
                 self._changed.wait(timeout)
-            for _ in range(len(self._turns)):
+            skipped = 0  # lanes whose next item is past `up_to_segment`, in a row
+            while self._turns and len(taken) < limit and skipped < len(self._turns):
                 lane = self._turns.popleft()
                 queue = self._lanes[lane]
                 if up_to_segment is not None and queue[0].segment > up_to_segment:
                     self._turns.append(lane)
+                    skipped += 1
                     continue
-                queued = queue.popleft()
-                self._size -= 1
-                self._changed.notify_all()  # a producer may be waiting for room
+                skipped = 0
+                taken.append(queue.popleft().item)
                 if queue:
                     self._turns.append(lane)
                 else:
                     del self._lanes[lane]
-                return queued.item
-            return None
+            if taken:
+                self._size -= len(taken)
+                self._changed.notify_all()  # a producer may be waiting for room
+        return taken
 
     def wait_below(self, limit: int, timeout: float) -> bool:
         """Block until fewer than `limit` items wait; False if that did not happen in time."""

@@ -9,6 +9,7 @@ replay of the journal runs again after a restart, so it must be deterministic.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -37,8 +38,7 @@ from gymfloor.detector import (
 from gymfloor.dispatch import Dispatched, dispatch
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
 from gymfloor.ingest.rejects import RejectLog
-from gymfloor.storage import Changes, MachineStatus
-from gymfloor.storage.changes import Trace, unix_ns
+from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
 
 PRESENCE_RESOLUTION_S = 1.0
 """How fresh a machine's `last_message_at` is kept; finer would cost a write per message."""
@@ -86,8 +86,10 @@ class Pipeline:
     # -- persistence ---------------------------------------------------------------------------
 
     def snapshot(self) -> PipelineSnapshot:
-        """Everything the pipeline remembers (picklable), for `restore` after a restart."""
-        return PipelineSnapshot(self.detector.snapshot(), self.policy, dict(self.presence))
+        """Everything the pipeline remembers now (picklable), for `restore` after a restart. The
+        detector's part is copied lazily (`Detector.snapshot`); the rest is small."""
+        policy = copy.deepcopy(self.policy)
+        return PipelineSnapshot(self.detector.snapshot(), policy, dict(self.presence))
 
     @classmethod
     def restore(

@@ -103,6 +103,9 @@ class BlockReadingClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._block = b""
         self._offset = 0
+        self.after_read: Callable[[], None] | None = None
+        """Called after each socket read's packets are handled: a receiver that collects the
+        messages of a read hands them on as one batch."""
 
     def reconnect(self) -> MQTTErrorCode:
         self._block, self._offset = b"", 0  # bytes of a lost connection mean nothing now
@@ -122,6 +125,8 @@ class BlockReadingClient(mqtt.Client):
         rc = super().loop_read(max_packets)
         while rc is MQTTErrorCode.MQTT_ERR_SUCCESS and self._offset < len(self._block):
             rc = super().loop_read(1)
+        if self.after_read is not None:
+            self.after_read()
         return rc
 
 
@@ -142,7 +147,7 @@ def new_client(
     persistent: bool,
     will: tuple[str, bytes] | None = None,
     on_connected: OnConnected | None = None,
-) -> mqtt.Client:
+) -> BlockReadingClient:
     """A client that logs its connection state. `persistent` keeps the broker-side session (its
     subscriptions and the QoS 1 messages queued for it) while the client is away. A `will` is
     published retained by the broker if the client vanishes."""

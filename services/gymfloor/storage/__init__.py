@@ -3,7 +3,6 @@
 `store` holds the engine and ingest's writes; each resource has a module of reads for the API.
 """
 
-from gymfloor.storage.changes import Changes, MachineStatus
 from gymfloor.storage.store import IngestStatus, OperationalStore
 
-__all__ = ["Changes", "IngestStatus", "MachineStatus", "OperationalStore"]
+__all__ = ["IngestStatus", "OperationalStore"]

@@ -22,9 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, StaffAlert
+from gymfloor.outputs import Changes, MachineStatus, Trace
+from gymfloor.status import IngestHealth
 from gymfloor.storage import migrate, schema
-from gymfloor.storage.changes import Changes, MachineStatus, Trace
-from gymfloor.storage.models import IngestHealth
 from gymfloor.storage.reps import RepFilter, all_reps
 
 

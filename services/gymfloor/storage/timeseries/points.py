@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from influxdb_client import Point, WritePrecision
 
 from gymfloor.contract import Fault, MachineKey, RepReport, StaffAlert
-from gymfloor.storage.changes import Changes, MachineStatus, Trace, unix_ns
+from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
 
 REP = "rep"
 MEMBER_REP = "member_rep"

@@ -25,8 +25,9 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
+from gymfloor.outputs import Changes
 from gymfloor.settings import InfluxConfig
-from gymfloor.storage.changes import Changes
+from gymfloor.status import TimeseriesHealth
 from gymfloor.storage.timeseries.points import changes_lines, ingest_point
 from gymfloor.storage.timeseries.spool import Chunk, Spool
 
@@ -78,6 +79,18 @@ class TimeSeriesSink:
     @property
     def points_dropped(self) -> int:
         return self.spool.points_dropped
+
+    def health(self) -> TimeseriesHealth:
+        return TimeseriesHealth(
+            reachable=self.reachable,
+            backlog_points=self.backlog_points,
+            points_written=self.points_written,
+            write_errors=self.write_errors,
+            writes_refused=self.writes_refused,
+            points_dropped=self.points_dropped,
+            spool_errors=self.spool_errors,
+            last_error=self.last_error,
+        )
 
     # -- the ingest service's thread -------------------------------------------------------------
 

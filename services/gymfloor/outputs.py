@@ -1,4 +1,7 @@
-"""What the ingest pipeline hands its sinks: everything it produced since the last write."""
+"""What the ingest pipeline hands its sinks: everything it produced since the last write.
+
+Below both ingest and storage: the pipeline makes these, the sinks consume them.
+"""
 
 from __future__ import annotations
 

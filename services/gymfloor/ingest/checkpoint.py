@@ -1,0 +1,199 @@
+"""Checkpoints, and the thread that writes the sinks and commits checkpoints behind them.
+
+A checkpoint is the pipeline's state as of an intake position. It may replace the messages up
+to that position only once everything they produced is stored, so the order is:
+
+    pipeline thread:   cut the intake → process what it still holds up to the cut →
+                       hand the changes over → snapshot the state (lazily copied, so no pause)
+    committer thread:  write the changes to the store and the time-series spool → sync the
+                       spool → save the checkpoint → acknowledge the position to the intake
+
+The committer takes its work in the order it was handed over, so a checkpoint always follows
+the changes it covers. Should the process die between the two, the replay derives some outputs
+again, and the store keeps the first of each. Should the store be down, the checkpoint is
+dropped, and the intake keeps its messages until a later one succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gymfloor.ingest.pipeline import PipelineSnapshot
+from gymfloor.ingest.sinks import StoreSink
+from gymfloor.outputs import Changes
+from gymfloor.status import IngestHealth, LatencyHistogram
+
+if TYPE_CHECKING:  # influxdb-client is imported only when a sink is configured
+    from gymfloor.storage.timeseries import TimeSeriesSink
+
+log = logging.getLogger("gymfloor.ingest")
+
+CHECKPOINT_FILE = "checkpoint.pickle"
+RETRY_INTERVAL_S = 1.0
+"""How often changes waiting for a store that is down are tried again, with nothing new."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    position: int
+    """The intake position it covers: replay starts after it."""
+    state: PipelineSnapshot
+
+
+class CheckpointFile:
+    """The latest checkpoint in one file, replaced atomically: there is always a whole one."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / CHECKPOINT_FILE
+
+    def load(self) -> Checkpoint | None:
+        """The last checkpoint, which only this service wrote (unpickling runs code)."""
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as source:
+            checkpoint: Checkpoint = pickle.load(source)
+        return checkpoint
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        """Pickled straight to the file (no second copy of the state in memory), fsynced, and
+        renamed into place."""
+        partial = self.path.with_suffix(".partial")
+        with partial.open("wb") as out:
+            pickle.dump(checkpoint, out, pickle.HIGHEST_PROTOCOL)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    instance: str
+    started_at: float
+    health: IngestHealth
+    point: dict[str, float]
+    """The same, flattened, for the time-series `ingest` measurement."""
+
+
+_Work = Changes | Checkpoint | _Status | None  # None: stop
+
+
+class Committer:
+    """The thread that writes the sinks and commits checkpoints, in the order handed over."""
+
+    def __init__(
+        self,
+        store: StoreSink,
+        timeseries: TimeSeriesSink | None,
+        checkpoints: CheckpointFile,
+        acknowledge: Callable[[int], None],
+    ) -> None:
+        self.store = store
+        self.timeseries = timeseries
+        self.checkpoints = checkpoints
+        self._acknowledge = acknowledge
+        self._work: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+        self._idle = threading.Event()  # no checkpoint is on its way
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="ingest-committer", daemon=True)
+        self.committed = 0
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._thread.start()
+        if self.timeseries is not None:
+            self.timeseries.start()
+
+    @property
+    def busy(self) -> bool:
+        """A checkpoint handed over is not yet committed or dropped: wait before the next."""
+        return not self._idle.is_set()
+
+    def changes(self, changes: Changes) -> None:
+        self._work.put(changes)
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._idle.clear()
+        self._work.put(checkpoint)
+
+    def status(
+        self, instance: str, started_at: float, health: IngestHealth, latency: LatencyHistogram
+    ) -> None:
+        """`latency`: the detection latencies since the last status, for their quantiles."""
+        point = {**health.counters, "queued": health.queued, **_latency_quantiles(latency)}
+        self._work.put(_Status(instance, started_at, health, point))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for the checkpoint on its way; False if it was not done in time."""
+        return self._idle.wait(timeout)
+
+    def stop(self, timeseries_drain_s: float) -> None:
+        """Finish what was handed over, then stop; the time-series sender gets `drain_s`."""
+        self._work.put(None)
+        self._thread.join()
+        if self.timeseries is not None:
+            self.timeseries.stop(timeseries_drain_s)
+
+    # -- the committer's thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                work = self._work.get(timeout=RETRY_INTERVAL_S)
+            except queue.Empty:
+                self.store.write(Changes())  # retry what waits, and write the trace when due
+                continue
+            if work is None:
+                return
+            try:
+                self._do(work)
+            except Exception:  # a bug here must not stop the writes behind it
+                log.exception("could not commit %s", type(work).__name__)
+                self._idle.set()
+
+    def _do(self, work: Changes | Checkpoint | _Status) -> None:
+        if isinstance(work, Changes):
+            if self.timeseries is not None:
+                # Spooled once as they come, whatever the store does; only a journal replay
+                # after a crash derives (and spools) some again, and InfluxDB absorbs that,
+                # identical points overwriting each other.
+                self.timeseries.append(work)
+            self.store.write(work)
+        elif isinstance(work, Checkpoint):
+            self._commit(work)
+        else:
+            if self.timeseries is not None:
+                backlog = self.timeseries.backlog_points
+                self.timeseries.record_ingest({**work.point, "spool_backlog": backlog})
+            self.store.report_status(work.instance, work.started_at, work.health)
+
+    def _commit(self, checkpoint: Checkpoint) -> None:
+        try:
+            if not self.store.write(Changes(), with_trace=True):
+                self.dropped += 1  # the intake keeps the messages; a later checkpoint covers them
+                return
+            if self.timeseries is not None:
+                self.timeseries.sync()  # the checkpoint lets messages go: their points first
+            self.checkpoints.save(checkpoint)
+            self._acknowledge(checkpoint.position)
+            self.committed += 1
+        finally:
+            self._idle.set()
+
+
+def _latency_quantiles(window: LatencyHistogram) -> dict[str, float]:
+    """The median and the 99th percentile, each to its histogram bucket's bound."""
+    quantiles = {"p50": window.quantile(0.5), "p99": window.quantile(0.99)}
+    return {
+        f"detection_latency_{name}_s": value
+        for name, value in quantiles.items()
+        if value is not None
+    }
