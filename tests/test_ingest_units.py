@@ -13,6 +13,7 @@ from gymfloor.contract import Fault, MachineKey, Severity
 from gymfloor.detector import Detector, FaultDetected
 from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
 from gymfloor.ingest.checkpoint import Checkpoint, CheckpointFile
+from gymfloor.ingest.intake import Message
 from gymfloor.ingest.journal import Journal
 from gymfloor.ingest.lanes import Lanes, Queued
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
@@ -183,9 +184,9 @@ def test_rejects_are_all_counted_but_logged_and_echoed_sparingly(
 
 def test_the_journal_replays_what_was_written_and_survives_a_torn_tail(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
-    journal.append("a/telemetry", b"one", 1.0)
+    journal.append([Message("a/telemetry", b"one", 1.0)])
     closed = journal.rotate()
-    journal.append("b/telemetry", b"two", 2.0)
+    journal.append([Message("b/telemetry", b"two", 2.0)])
     journal.close()
     with (tmp_path / f"{journal.segment:012d}.journal").open("ab") as segment:
         segment.write(b"\x05\x00")  # the process died inside a write
@@ -204,7 +205,7 @@ def test_a_journal_whose_segments_a_checkpoint_let_go_writes_after_that_checkpoi
 ) -> None:
     journal = Journal(tmp_path)
     for _ in range(5):
-        journal.append("a/telemetry", b"old", 1.0)
+        journal.append([Message("a/telemetry", b"old", 1.0)])
         journal.drop_before(journal.rotate() + 1)  # a checkpoint covered it
     position = journal.segment - 1
     journal.close()
@@ -212,7 +213,7 @@ def test_a_journal_whose_segments_a_checkpoint_let_go_writes_after_that_checkpoi
         empty.unlink()
     reopened = Journal(tmp_path)  # no segment is left to number the next one from
     reopened.write_after(position)
-    reopened.append("a/telemetry", b"new", 2.0)
+    reopened.append([Message("a/telemetry", b"new", 2.0)])
     reopened.close()
     assert [e.payload for e in Journal(tmp_path).replay(position + 1)] == [b"new"]
 

@@ -14,22 +14,16 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from gymfloor.ingest.intake import Message
 
 log = logging.getLogger("gymfloor.ingest")
 
 # Frame: payload length, received_at, topic length; then the topic and the payload.
 HEADER = struct.Struct("<IdH")
 SUFFIX = ".journal"
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    topic: str
-    payload: bytes
-    received_at: float
 
 
 class Journal:
@@ -51,10 +45,14 @@ class Journal:
     def segments(self) -> list[int]:
         return sorted(int(p.stem) for p in self.directory.glob(f"*{SUFFIX}") if p.stem.isdigit())
 
-    def append(self, topic: str, payload: bytes, received_at: float) -> int:
-        """Write one message; returns the segment it went into."""
-        encoded = topic.encode()
-        os.write(self._fd, HEADER.pack(len(payload), received_at, len(encoded)) + encoded + payload)
+    def append(self, messages: Sequence[Message]) -> int:
+        """Write messages, in one system call; returns the segment they went into."""
+        frames: list[bytes] = []
+        for message in messages:
+            topic = message.topic.encode()
+            header = HEADER.pack(len(message.payload), message.received_at, len(topic))
+            frames += (header, topic, message.payload)
+        os.write(self._fd, b"".join(frames))
         return self.segment
 
     def rotate(self) -> int:
@@ -65,7 +63,7 @@ class Journal:
         self._fd = self._open(self.segment)
         return closed
 
-    def replay(self, from_segment: int) -> Iterator[Entry]:
+    def replay(self, from_segment: int) -> Iterator[Message]:
         """Every message in the segments from `from_segment` on, in the order written."""
         for number in self.segments():
             if from_segment <= number < self.segment:
@@ -86,7 +84,7 @@ class Journal:
         return os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
 
-def _read_segment(path: Path) -> Iterator[Entry]:
+def _read_segment(path: Path) -> Iterator[Message]:
     data = path.read_bytes()
     offset = 0
     while offset + HEADER.size <= len(data):
@@ -96,7 +94,7 @@ def _read_segment(path: Path) -> Iterator[Entry]:
         if end > len(data):
             break
         topic = data[start : start + topic_length].decode()
-        yield Entry(topic, data[start + topic_length : end], received_at)
+        yield Message(topic, data[start + topic_length : end], received_at)
         offset = end
     if offset != len(data):
         # The process died inside a write; that message was never acknowledged, so the broker

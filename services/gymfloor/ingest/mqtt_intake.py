@@ -1,8 +1,9 @@
 """The intake for a plain MQTT broker (Mosquitto, EMQX, …): paho, a local journal, and lanes.
 
-paho's network thread receives each message, appends it to the journal and only then returns,
-so the broker hears "received" (PUBACK) only once the journal has it. Messages wait in one lane
-per machine (`lanes.py`); they go over to the lanes once per socket read, in a batch. The
+paho's network thread receives a block of messages from the socket; once they are all handled,
+they are appended to the journal in one write and queued in one lane per machine (`lanes.py`),
+and only then does the client acknowledge them (`gymfloor.mqtt.BlockReadingClient`), so the
+broker hears "received" (PUBACK) only once the journal has them. The
 journal's segments are the positions: a checkpoint closes one, and acknowledging it deletes it.
 """
 
@@ -38,7 +39,7 @@ class MqttIntake:
         self._options = options
         self._max_pending = max_pending
         self._lanes: Lanes[Message] = Lanes()
-        self._received: list[Queued[Message]] = []  # this socket read's, for the lanes
+        self._received: list[Message] = []  # this socket read's, for the journal and lanes
         self._lock = threading.Lock()  # a journal segment and its lane entries change together
         self._stopping = threading.Event()
         self.client = new_client(options, client_id, persistent=True, on_connected=_subscribe)
@@ -52,8 +53,7 @@ class MqttIntake:
     def replay(self, after: int | None) -> Iterator[Message]:
         if after is not None:
             self.journal.write_after(after)
-        for entry in self.journal.replay(0 if after is None else after + 1):
-            yield Message(entry.topic, entry.payload, entry.received_at)
+        yield from self.journal.replay(0 if after is None else after + 1)
 
     def start(self) -> None:
         start(self.client, self._options)
@@ -97,27 +97,29 @@ class MqttIntake:
             while not self._lanes.wait_below(self._max_pending, timeout=1.0):
                 if self._stopping.is_set():
                     break  # the shutdown drain takes this one
-        item = Message(message.topic, bytes(message.payload), time.time())
-        # One lane per machine, whatever the channel, so that its messages stay in order. The
-        # topic is checked later, in the pipeline; here its machine part is enough.
-        lane = item.topic.rpartition("/")[0]
         with self._lock:
-            try:
-                segment = self.journal.append(item.topic, item.payload, item.received_at)
-            except OSError as exc:  # a full disk must not stop the floor
-                self.journal_errors += 1
-                log.error("cannot journal a message (%s); a restart now would lose it", exc)
-                segment = self.journal.segment
-            self._received.append(Queued(lane, segment, item))
+            self._received.append(Message(message.topic, bytes(message.payload), time.time()))
 
     def _hand_over(self) -> None:
         with self._lock:
             self._put_received()
 
     def _put_received(self) -> None:
-        if self._received:
-            self._lanes.put(self._received)
-            self._received = []
+        """Journal what was received, then queue it: before paho acknowledges any of it."""
+        received, self._received = self._received, []
+        if not received:
+            return
+        try:
+            segment = self.journal.append(received)
+        except OSError as exc:  # a full disk must not stop the floor
+            self.journal_errors += len(received)
+            log.error(
+                "cannot journal %d messages (%s); a restart now would lose them", len(received), exc
+            )
+            segment = self.journal.segment
+        # One lane per machine, whatever the channel, so that its messages stay in order. The
+        # topic is checked later, in the pipeline; here its machine part is enough.
+        self._lanes.put(Queued(m.topic.rpartition("/")[0], segment, m) for m in received)
 
 
 def _subscribe(client: mqtt.Client, session_present: bool) -> None:
