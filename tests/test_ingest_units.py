@@ -136,6 +136,18 @@ def test_liftoff_warns_then_escalates_when_it_repeats_in_the_set() -> None:
     assert later is not None and later.severity is Severity.CRITICAL
 
 
+def test_a_policy_snapshot_keeps_the_tallies_of_its_moment() -> None:
+    policy = AlertPolicy()
+    policy.judge(fault(Fault.LUMBAR_LIFTOFF, 0.0))
+    snapshot = policy.snapshot()
+    policy.judge(fault(Fault.LUMBAR_LIFTOFF, 10.0))  # the original runs on after it
+    policy.set_ended(KEY)
+    for _ in range(2):  # as after a restart, twice: a restored policy must not change it either
+        restored = AlertPolicy.restore(policy.config, snapshot)
+        second = restored.judge(fault(Fault.LUMBAR_LIFTOFF, 10.0))
+        assert second is not None and second.severity is Severity.CRITICAL and second.count == 2
+
+
 def test_liftoff_under_heavy_load_is_critical_at_once() -> None:
     alert = AlertPolicy().judge(fault(Fault.LUMBAR_LIFTOFF, 0.0, load=180.0))
     assert alert is not None and alert.severity is Severity.CRITICAL and "heavy" in alert.message

@@ -37,6 +37,14 @@ class _SetTally:
     session_id: str | None
     faults: dict[Fault, int] = field(default_factory=dict)
     raised: dict[Fault, tuple[Severity, float]] = field(default_factory=dict)
+    generation: int = 0
+    """The policy's generation it belongs to; one of an earlier one may be in a snapshot."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    sets: dict[MachineKey, _SetTally]
+    suppressed: int
 
 
 class AlertPolicy:
@@ -44,6 +52,21 @@ class AlertPolicy:
         self.config = config or AlertPolicyConfig()
         self.suppressed = 0
         self._sets: dict[MachineKey, _SetTally] = {}
+        self._generation = 0
+
+    def snapshot(self) -> PolicySnapshot:
+        """What the policy remembers now (picklable). Copying every machine's tally would stall
+        the floor for milliseconds; instead the snapshot shares them, and a tally is copied
+        when it next changes (`_owned`)."""
+        self._generation += 1
+        return PolicySnapshot(dict(self._sets), self.suppressed)
+
+    @classmethod
+    def restore(cls, config: AlertPolicyConfig, snapshot: PolicySnapshot) -> AlertPolicy:
+        policy = cls(config)
+        policy._sets, policy.suppressed = dict(snapshot.sets), snapshot.suppressed
+        policy._generation = 1 + max((t.generation for t in snapshot.sets.values()), default=0)
+        return policy
 
     def judge(self, fault: FaultDetected) -> StaffAlert | None:
         """The alert this fault deserves, or None when it deserves none or repeats one that
@@ -66,7 +89,7 @@ class AlertPolicy:
 
     def set_ended(self, machine: MachineKey) -> None:
         """The member got off: repeats are counted afresh, but a cool-down still runs."""
-        tally = self._sets.get(machine)
+        tally = self._owned(machine)
         if tally is not None:
             tally.faults.clear()
 
@@ -75,9 +98,18 @@ class AlertPolicy:
             self._sets.pop(machine, None)
 
     def _tally(self, machine: MachineKey, session_id: str | None) -> _SetTally:
-        tally = self._sets.get(machine)
+        tally = self._owned(machine)
         if tally is None or tally.session_id != session_id:
-            tally = self._sets[machine] = _SetTally(session_id)
+            tally = self._sets[machine] = _SetTally(session_id, generation=self._generation)
+        return tally
+
+    def _owned(self, machine: MachineKey) -> _SetTally | None:
+        """The machine's tally, safe to change: a copy if a snapshot shares it."""
+        tally = self._sets.get(machine)
+        if tally is not None and tally.generation != self._generation:
+            tally = self._sets[machine] = _SetTally(
+                tally.session_id, dict(tally.faults), dict(tally.raised), self._generation
+            )
         return tally
 
     def _severity(self, fault: Fault, count: int, heavy: bool) -> Severity | None:

@@ -9,7 +9,6 @@ replay of the journal runs again after a restart, so it must be deterministic.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -36,7 +35,7 @@ from gymfloor.detector import (
     SetEnded,
 )
 from gymfloor.dispatch import Dispatched, dispatch
-from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig, PolicySnapshot
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
 
@@ -53,7 +52,7 @@ class Outgoing:
 @dataclass(frozen=True, slots=True)
 class PipelineSnapshot:
     detector: DetectorSnapshot
-    policy: AlertPolicy
+    policy: PolicySnapshot
     presence: dict[MachineKey, MachineStatus]
 
 
@@ -86,10 +85,12 @@ class Pipeline:
     # -- persistence ---------------------------------------------------------------------------
 
     def snapshot(self) -> PipelineSnapshot:
-        """Everything the pipeline remembers now (picklable), for `restore` after a restart. The
-        detector's part is copied lazily (`Detector.snapshot`); the rest is small."""
-        policy = copy.deepcopy(self.policy)
-        return PipelineSnapshot(self.detector.snapshot(), policy, dict(self.presence))
+        """Everything the pipeline remembers now (picklable), for `restore` after a restart. It
+        takes next to no time: the detector and the policy copy a machine's state only when it
+        next changes, or when the snapshot is written."""
+        return PipelineSnapshot(
+            self.detector.snapshot(), self.policy.snapshot(), dict(self.presence)
+        )
 
     @classmethod
     def restore(
@@ -99,11 +100,11 @@ class Pipeline:
         policy_config: AlertPolicyConfig,
         trace_hz: float | None = None,
     ) -> Pipeline:
-        policy = snapshot.policy
-        policy.config = policy_config  # settings may have changed across the restart
+        # The settings may have changed across the restart: the new ones apply.
+        policy = AlertPolicy.restore(policy_config, snapshot.policy)
         detector = Detector.restore(detector_config, snapshot.detector)
         pipeline = cls(detector, policy, trace_hz=trace_hz)
-        pipeline.presence = snapshot.presence
+        pipeline.presence = dict(snapshot.presence)
         return pipeline
 
     # -- input ---------------------------------------------------------------------------------
