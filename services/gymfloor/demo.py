@@ -26,7 +26,7 @@ from gymfloor import coaching
 from gymfloor.api.config import ApiConfig
 from gymfloor.api.server import serve
 from gymfloor.contract import (
-    Fault,
+    FAULT_LABELS,
     Feedback,
     MachineChannel,
     RepReport,
@@ -44,11 +44,6 @@ from gymfloor.storage.models import Role
 from gymfloor.storage.tokens import issue_token
 from gymfloor_edge.fleet import run_fleet
 
-FAULT_LABEL = {
-    Fault.LUMBAR_LIFTOFF: "back lifted",
-    Fault.EXCESSIVE_ROM: "too deep",
-    Fault.UNCONTROLLED_DESCENT: "dropped",
-}
 GYM = "demo"
 
 
@@ -208,11 +203,11 @@ class FloorView:
         self.reps += 1
         self.reports[(r.machine_id, r.session_id or "")].append(r)
         ratio = "  -  " if r.min_lumbar_ratio is None else f"{r.min_lumbar_ratio:4.2f}"
-        faults = ", ".join(FAULT_LABEL[f] for f in r.faults) or "ok"
+        faults = ", ".join(FAULT_LABELS[f] for f in r.faults) or "ok"
         who = f"member {r.member_id}" if r.member_id else "no check-in"
         self._line(
             f"{r.machine_id}  rep {r.rep:<3d} depth {r.rom_mm:4.0f} mm  down {r.eccentric_s:3.1f} s"
-            f"  up {r.concentric_s:3.1f} s  back/pad {ratio}  {faults:24s} ({who})"
+            f"  up {r.concentric_s:3.1f} s  back/pad {ratio}  {faults:27s} ({who})"
         )
 
     def _session(self, machine_id: str, event: dict[str, object]) -> None:
