@@ -26,6 +26,17 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from gymfloor.contract import Fault, Severity
+from gymfloor.storage.timeseries.schema import (
+    AlertField,
+    IngestField,
+    Measurement,
+    RepField,
+    StatusField,
+    Tag,
+    TraceField,
+)
+
 HERE = Path(__file__).resolve().parent
 JSON_DIR = HERE / "json"
 ALERTING_FILE = HERE / "provisioning" / "alerting" / "staff-alerts.yaml"
@@ -37,9 +48,9 @@ Panel = TypeVar("Panel", timeseries.Panel, stat.Panel, table.Panel, histogram.Pa
 
 # Filters that every rep, alert, status and trace panel shares; Grafana renders a multi-value
 # or "All" selection of a variable as a regular expression, so tags are matched with =~.
-GYM = '"gym_id" =~ /^$gym$/'
-MACHINE = '"machine_id" =~ /^$machine$/'
-FAULTS = ("lumbar_liftoff", "excessive_rom", "uncontrolled_descent")
+GYM = f'"{Tag.GYM_ID}" =~ /^$gym$/'
+MACHINE = f'"{Tag.MACHINE_ID}" =~ /^$machine$/'
+BY_MACHINE = f"$tag_{Tag.MACHINE_ID}"  # a series' name: its machine
 LAST = common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
 ONLINE: list[model.ValueMapping] = [
     model.ValueMap(
@@ -104,14 +115,17 @@ def variable(
 
 
 def gym_variable() -> dashboard.QueryVariable:
-    return variable("gym", "Gym", 'SHOW TAG VALUES FROM "rep" WITH KEY = "gym_id"')
+    return variable(
+        "gym", "Gym", f'SHOW TAG VALUES FROM "{Measurement.REP}" WITH KEY = "{Tag.GYM_ID}"'
+    )
 
 
 def machine_variable() -> dashboard.QueryVariable:
     return variable(
         "machine",
         "Machine",
-        f'SHOW TAG VALUES FROM "machine_status" WITH KEY = "machine_id" WHERE {GYM}',
+        f'SHOW TAG VALUES FROM "{Measurement.MACHINE_STATUS}" WITH KEY = "{Tag.MACHINE_ID}" '
+        f"WHERE {GYM}",
     )
 
 
@@ -148,10 +162,10 @@ def number(title: str, query: str, unit: str = "short", description: str = "") -
     return panel.description(description) if description else panel
 
 
-def spread(title: str, field: str, unit: str, description: str) -> histogram.Panel:
+def spread(title: str, field: RepField, unit: str, description: str) -> histogram.Panel:
     query = (
-        f'SELECT "{field}" FROM "rep" WHERE {GYM} AND {MACHINE} AND $timeFilter '
-        'GROUP BY "machine_id"'
+        f'SELECT "{field}" FROM "{Measurement.REP}" WHERE {GYM} AND {MACHINE} AND $timeFilter '
+        f'GROUP BY "{Tag.MACHINE_ID}"'
     )
     return (
         histogram.Panel()
@@ -159,7 +173,7 @@ def spread(title: str, field: str, unit: str, description: str) -> histogram.Pan
         .description(description)
         .datasource(DATASOURCE)
         .unit(unit)
-        .with_target(InfluxQL(query, alias="$tag_machine_id"))
+        .with_target(InfluxQL(query, alias=BY_MACHINE))
     )
 
 
@@ -195,7 +209,17 @@ def base(
 
 
 def floor_overview() -> dashboard.Dashboard:
-    reps = f'FROM "rep" WHERE {GYM} AND {MACHINE} AND $timeFilter'
+    reps = f'FROM "{Measurement.REP}" WHERE {GYM} AND {MACHINE} AND $timeFilter'
+    alert_columns = (
+        Tag.MACHINE_ID,
+        Tag.SEVERITY,
+        Tag.KIND,
+        AlertField.MESSAGE,
+        AlertField.MEMBER_ID,
+        AlertField.REP,
+        AlertField.LOAD_KG,
+    )
+    columns = ", ".join(f'"{name}"' for name in alert_columns)
     return (
         base(
             "gymfloor-floor",
@@ -214,9 +238,9 @@ def floor_overview() -> dashboard.Dashboard:
                 .datasource(DATASOURCE)
                 .with_target(
                     InfluxQL(
-                        f'SELECT last("online") FROM "machine_status" WHERE {GYM} AND {MACHINE} '
-                        'AND $timeFilter GROUP BY "machine_id"',
-                        alias="$tag_machine_id",
+                        f'SELECT last("{StatusField.ONLINE}") FROM "{Measurement.MACHINE_STATUS}" '
+                        f'WHERE {GYM} AND {MACHINE} AND $timeFilter GROUP BY "{Tag.MACHINE_ID}"',
+                        alias=BY_MACHINE,
                     )
                 )
                 .mappings(ONLINE)
@@ -228,12 +252,12 @@ def floor_overview() -> dashboard.Dashboard:
                 5,
             )
         )
-        .with_panel(placed(number("Reps", f'SELECT count("rep") {reps}'), 6, 5))
+        .with_panel(placed(number("Reps", f'SELECT count("{RepField.REP}") {reps}'), 6, 5))
         .with_panel(
             placed(
                 number(
                     "Faults",
-                    f'SELECT sum("faults") {reps}',
+                    f'SELECT sum("{RepField.FAULTS}") {reps}',
                     description="Faults found in the reps of the time range, all kinds.",
                 ),
                 6,
@@ -245,9 +269,10 @@ def floor_overview() -> dashboard.Dashboard:
                 series(
                     "Sled position",
                     InfluxQL(
-                        f'SELECT mean("sled_mm") FROM "trace" WHERE {GYM} AND {MACHINE} AND '
-                        '$timeFilter GROUP BY time($__interval), "machine_id" fill(none)',
-                        alias="$tag_machine_id",
+                        f'SELECT mean("{TraceField.SLED_MM}") FROM "{Measurement.TRACE}" '
+                        f"WHERE {GYM} AND {MACHINE} AND $timeFilter "
+                        f'GROUP BY time($__interval), "{Tag.MACHINE_ID}" fill(none)',
+                        alias=BY_MACHINE,
                     ),
                     unit="lengthmm",
                     description="The downsampled sled trace of each machine.",
@@ -263,8 +288,8 @@ def floor_overview() -> dashboard.Dashboard:
                 .datasource(DATASOURCE)
                 .with_target(
                     InfluxQL(
-                        'SELECT "machine_id", "severity", "kind", "message", "member_id", "rep", '
-                        f'"load_kg" FROM "alert" WHERE {GYM} AND {MACHINE} AND $timeFilter '
+                        f'SELECT {columns} FROM "{Measurement.ALERT}" '
+                        f"WHERE {GYM} AND {MACHINE} AND $timeFilter "
                         "ORDER BY time DESC LIMIT 50",
                         table=True,
                     )
@@ -277,8 +302,9 @@ def floor_overview() -> dashboard.Dashboard:
 
 
 def faults_by_hour() -> dashboard.Dashboard:
-    where = f'FROM "rep" WHERE {GYM} AND {MACHINE} AND $timeFilter'
-    per_kind = ", ".join(f'sum("{fault}") AS "{fault}"' for fault in FAULTS)
+    where = f'FROM "{Measurement.REP}" WHERE {GYM} AND {MACHINE} AND $timeFilter'
+    per_kind = ", ".join(f'sum("{fault}") AS "{fault}"' for fault in Fault)
+    by_hour = f'GROUP BY time(1h), "{Tag.MACHINE_ID}" fill(0)'
     return (
         base(
             "gymfloor-faults",
@@ -294,8 +320,8 @@ def faults_by_hour() -> dashboard.Dashboard:
                 bars(
                     "Faulty reps per machine and hour",
                     InfluxQL(
-                        f'SELECT sum("faults") {where} GROUP BY time(1h), "machine_id" fill(0)',
-                        alias="$tag_machine_id",
+                        f'SELECT sum("{RepField.FAULTS}") {where} {by_hour}',
+                        alias=BY_MACHINE,
                     ),
                     description="Faults found in each hour, all kinds together.",
                 ),
@@ -308,8 +334,8 @@ def faults_by_hour() -> dashboard.Dashboard:
                 bars(
                     "Faults per kind and hour",
                     InfluxQL(
-                        f'SELECT {per_kind} {where} GROUP BY time(1h), "machine_id" fill(0)',
-                        alias="$tag_machine_id: $col",
+                        f"SELECT {per_kind} {where} {by_hour}",
+                        alias=f"{BY_MACHINE}: $col",
                     ),
                 ),
                 24,
@@ -323,8 +349,9 @@ def faults_by_hour() -> dashboard.Dashboard:
                 .datasource(DATASOURCE)
                 .with_target(
                     InfluxQL(
-                        f'SELECT count("rep") AS "reps", sum("faults") AS "faults", {per_kind} '
-                        f'{where} GROUP BY "machine_id"',
+                        f'SELECT count("{RepField.REP}") AS "reps", '
+                        f'sum("{RepField.FAULTS}") AS "{RepField.FAULTS}", {per_kind} '
+                        f'{where} GROUP BY "{Tag.MACHINE_ID}"',
                         table=True,
                     )
                 ),
@@ -350,7 +377,7 @@ def distributions() -> dashboard.Dashboard:
             placed(
                 spread(
                     "Range of motion",
-                    "rom_mm",
+                    RepField.ROM_MM,
                     "lengthmm",
                     "Sled travel from top to bottom of each rep.",
                 ),
@@ -362,7 +389,7 @@ def distributions() -> dashboard.Dashboard:
             placed(
                 spread(
                     "Eccentric time",
-                    "eccentric_s",
+                    RepField.ECCENTRIC_S,
                     "s",
                     "Time from the top to the bottom of each rep; under two seconds is a drop.",
                 ),
@@ -374,7 +401,7 @@ def distributions() -> dashboard.Dashboard:
             placed(
                 spread(
                     "Lowest lumbar contact",
-                    "min_lumbar_ratio",
+                    RepField.MIN_LUMBAR_RATIO,
                     "percentunit",
                     "The least of the lower back that stayed on the pad, as a share of its "
                     "baseline, per rep.",
@@ -385,7 +412,7 @@ def distributions() -> dashboard.Dashboard:
         )
         .with_panel(
             placed(
-                spread("Load", "load_kg", "masskg", "The load of each rep, where reported."),
+                spread("Load", RepField.LOAD_KG, "masskg", "The load of each rep, where reported."),
                 12,
                 10,
             )
@@ -394,16 +421,20 @@ def distributions() -> dashboard.Dashboard:
 
 
 def member_trend() -> dashboard.Dashboard:
-    member = f'FROM "member_rep" WHERE {GYM} AND "member_id" = \'$member\' AND $timeFilter'
+    member = (
+        f'FROM "{Measurement.MEMBER_REP}" WHERE {GYM} AND "{Tag.MEMBER_ID}" = \'$member\' '
+        "AND $timeFilter"
+    )
     per_day = "GROUP BY time(1d) fill(none)"
-    rates = ", ".join(f'mean("{fault}") AS "{fault}"' for fault in FAULTS)
+    rates = ", ".join(f'mean("{fault}") AS "{fault}"' for fault in Fault)
 
     def trend(title: str, query: InfluxQL, unit: str, width: int = 12) -> timeseries.Panel:
         """Reps are minutes or days apart: points, not only a line, so each one shows."""
         panel = series(title, query, unit=unit).show_points(common.VisibilityMode.ALWAYS)
         return placed(panel, width, 8)
 
-    daily_rom = f'SELECT mean("rom_mm") AS "mean", max("rom_mm") AS "max" {member} {per_day}'
+    rom = RepField.ROM_MM
+    daily_rom = f'SELECT mean("{rom}") AS "mean", max("{rom}") AS "max" {member} {per_day}'
     return (
         base(
             "gymfloor-member",
@@ -417,14 +448,15 @@ def member_trend() -> dashboard.Dashboard:
             variable(
                 "member",
                 "Member",
-                f'SHOW TAG VALUES FROM "member_rep" WITH KEY = "member_id" WHERE {GYM}',
+                f'SHOW TAG VALUES FROM "{Measurement.MEMBER_REP}" WITH KEY = "{Tag.MEMBER_ID}" '
+                f"WHERE {GYM}",
                 include_all=False,
             )
         )
         .with_panel(
             trend(
                 "Range of motion per rep",
-                InfluxQL(f'SELECT "rom_mm" {member}', alias="rom"),
+                InfluxQL(f'SELECT "{rom}" {member}', alias="rom"),
                 "lengthmm",
             )
         )
@@ -432,14 +464,14 @@ def member_trend() -> dashboard.Dashboard:
         .with_panel(
             trend(
                 "Lowest lumbar contact per rep",
-                InfluxQL(f'SELECT "min_lumbar_ratio" {member}', alias="lumbar contact"),
+                InfluxQL(f'SELECT "{RepField.MIN_LUMBAR_RATIO}" {member}', alias="lumbar contact"),
                 "percentunit",
             )
         )
         .with_panel(
             trend(
                 "Eccentric time per rep",
-                InfluxQL(f'SELECT "eccentric_s" {member}', alias="eccentric"),
+                InfluxQL(f'SELECT "{RepField.ECCENTRIC_S}" {member}', alias="eccentric"),
                 "s",
             )
         )
@@ -458,21 +490,23 @@ def member_trend() -> dashboard.Dashboard:
 
 
 def pipeline_health() -> dashboard.Dashboard:
-    ingest = 'FROM "ingest" WHERE "instance" =~ /^$instance$/ AND $timeFilter'
-    by_time = 'GROUP BY time($__interval), "instance" fill(none)'
+    instance = Tag.INSTANCE
+    ingest = f'FROM "{Measurement.INGEST}" WHERE "{instance}" =~ /^$instance$/ AND $timeFilter'
+    by_time = f'GROUP BY time($__interval), "{instance}" fill(none)'
+    by_instance = f"$tag_{instance}: $col"
 
-    def rate(field: str) -> InfluxQL:
+    def rate(field: IngestField) -> InfluxQL:
         return InfluxQL(
             f'SELECT non_negative_derivative(max("{field}"), 1s) AS "{field}" {ingest} {by_time}',
             ref_id=field,
-            alias="$tag_instance: $col",
+            alias=by_instance,
         )
 
-    def level(field: str) -> InfluxQL:
+    def level(field: IngestField) -> InfluxQL:
         return InfluxQL(
             f'SELECT max("{field}") AS "{field}" {ingest} {by_time}',
             ref_id=field,
-            alias="$tag_instance: $col",
+            alias=by_instance,
         )
 
     def counters(
@@ -491,12 +525,16 @@ def pipeline_health() -> dashboard.Dashboard:
             "30s",
         )
         .with_variable(
-            variable("instance", "Ingest", 'SHOW TAG VALUES FROM "ingest" WITH KEY = "instance"')
+            variable(
+                "instance",
+                "Ingest",
+                f'SHOW TAG VALUES FROM "{Measurement.INGEST}" WITH KEY = "{instance}"',
+            )
         )
         .with_panel(
             counters(
                 "Messages in",
-                rate("messages"),
+                rate(IngestField.MESSAGES),
                 unit="reqps",
                 about="MQTT messages ingest took in, per second.",
             )
@@ -504,8 +542,8 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Rejected and duplicate messages",
-                rate("rejected"),
-                rate("duplicates"),
+                rate(IngestField.REJECTED),
+                rate(IngestField.DUPLICATES),
                 unit="reqps",
                 about="Messages that broke the contract, and batches seen twice.",
             )
@@ -513,9 +551,9 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Reps, alerts and cues out",
-                rate("reps"),
-                rate("alerts"),
-                rate("feedback"),
+                rate(IngestField.REPS),
+                rate(IngestField.ALERTS),
+                rate(IngestField.FEEDBACK),
                 unit="ops",
                 about="Rep reports, staff alerts and cues to the machines' displays, per second.",
             )
@@ -523,8 +561,8 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Backlog",
-                level("queued"),
-                level("spool_backlog"),
+                level(IngestField.QUEUED),
+                level(IngestField.SPOOL_BACKLOG),
                 unit="short",
                 about="Messages waiting in the machines' queues, and points in the spool that "
                 "InfluxDB has not accepted yet.",
@@ -533,8 +571,8 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Detection latency",
-                level("detection_latency_p50_s"),
-                level("detection_latency_p99_s"),
+                level(IngestField.DETECTION_LATENCY_P50_S),
+                level(IngestField.DETECTION_LATENCY_P99_S),
                 unit="s",
                 about="From a telemetry batch's arrival to the cue or report it led to: the "
                 "median and the 99th percentile of each checkpoint interval, to the bucket.",
@@ -543,9 +581,9 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Errors",
-                rate("store_errors"),
-                rate("journal_errors"),
-                rate("internal_errors"),
+                rate(IngestField.STORE_ERRORS),
+                rate(IngestField.JOURNAL_ERRORS),
+                rate(IngestField.INTERNAL_ERRORS),
                 unit="ops",
                 about="Failed writes to the store or the journal, and messages that met a bug.",
             )
@@ -646,8 +684,9 @@ def alert_rules() -> dict[str, Any]:
                     alert_rule(
                         "gymfloor-critical-alerts",
                         "Critical form alerts on the floor",
-                        'SELECT count("count") FROM "alert" WHERE "severity" = \'critical\' '
-                        'AND $timeFilter GROUP BY "gym_id", "machine_id"',
+                        f'SELECT count("{AlertField.COUNT}") FROM "{Measurement.ALERT}" '
+                        f"WHERE \"{Tag.SEVERITY}\" = '{Severity.CRITICAL}' AND $timeFilter "
+                        f'GROUP BY "{Tag.GYM_ID}", "{Tag.MACHINE_ID}"',
                         seconds=60,
                         reducer="sum",
                         above=0,
@@ -660,8 +699,8 @@ def alert_rules() -> dict[str, Any]:
                     alert_rule(
                         "gymfloor-ingest-silent",
                         "gymfloor ingest stopped reporting",
-                        'SELECT count("messages") FROM "ingest" WHERE $timeFilter '
-                        'GROUP BY "instance"',
+                        f'SELECT count("{IngestField.MESSAGES}") FROM "{Measurement.INGEST}" '
+                        f'WHERE $timeFilter GROUP BY "{Tag.INSTANCE}"',
                         seconds=180,
                         reducer="last",
                         above=None,
