@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -38,6 +37,7 @@ from gymfloor.contract import (
 from gymfloor.ingest.service import IngestService
 from gymfloor.mqtt import new_client, start
 from gymfloor.mqtt.embedded import EmbeddedBroker
+from gymfloor.ports import free_port
 from gymfloor.settings import Settings
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.models import Role
@@ -72,7 +72,7 @@ def run_demo(
         stack.callback(store.close)
         # One process: the demo runs everything in this one.
         api_config = settings.api.model_copy(
-            update={"port": _free_port(settings.api.port), "workers": 1}
+            update={"port": free_port(settings.api.port), "workers": 1}
         )
         api_stopping = threading.Event()
         api_thread = threading.Thread(
@@ -123,19 +123,6 @@ def run_demo(
         time.sleep(0.2)  # and ingest's last outputs reach the view
         view.summary()
     return 0
-
-
-def _free_port(preferred: int) -> int:
-    """The preferred port if nothing listens there, else any free one."""
-    for port in (preferred, 0):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            chosen: int = probe.getsockname()[1]
-            return chosen
-    raise OSError("no free port")
 
 
 def _api_note(store: OperationalStore, config: ApiConfig) -> str:
