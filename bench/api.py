@@ -29,7 +29,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -49,6 +48,7 @@ from sqlalchemy import Connection, func, select
 from tqdm import tqdm
 
 from gymfloor.contract import Fault, RepReport
+from gymfloor.ports import free_port
 from gymfloor.storage import OperationalStore, schema
 from gymfloor.storage.models import Role
 from gymfloor.storage.store import _rep_row  # the row exactly as ingest writes it
@@ -351,13 +351,6 @@ def disk_mib(path: Path) -> float:
 
 
 # -- the server --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Server:

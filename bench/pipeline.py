@@ -1,8 +1,8 @@
 """The live pipeline: a real Mosquitto, a real `gymfloor ingest`, simulated machines publishing.
 
 Each trial starts a Mosquitto broker of its own and a fresh `gymfloor ingest` (with
-`tests/processes.py`, as the live tests do), and publishes telemetry of simulated members from
-separate publisher processes at QoS 1, with paho-mqtt or with a minimal MQTT client that costs
+`tests/support/processes.py`, as the live tests do), and publishes telemetry of simulated members
+from separate publisher processes at QoS 1, with paho-mqtt or with a minimal MQTT client that costs
 a tenth of paho's CPU time. Ingest's JSON status lines, every 0.1 s, say how many messages it
 has processed and how many wait in its memory.
 
@@ -52,8 +52,8 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from processes import Mosquitto, Service, wait_until
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support
+from tests.support.processes import Mosquitto, Service, wait_until
 
 GYM = "bench"
 BATCH_S = 0.1  # 100 Hz in 10-sample batches: 10 messages per machine per second

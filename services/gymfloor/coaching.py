@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gymfloor.contract import Fault, RepReport
+from gymfloor.contract import FAULT_LABELS, Fault, RepReport
 
-CUES = {
+_DO_NOW = {
     # A few words, read mid-rep on a small screen: what to do now, not why.
-    Fault.LUMBAR_LIFTOFF: "Back off the pad: turn around sooner and keep your lower back flat.",
-    Fault.EXCESSIVE_ROM: "Too deep: stop before your hips start to roll under.",
-    Fault.UNCONTROLLED_DESCENT: "Slow down: lower the sled over two to three seconds.",
+    Fault.LUMBAR_LIFTOFF: "turn around sooner and keep your lower back flat.",
+    Fault.EXCESSIVE_ROM: "stop before your hips start to roll under.",
+    Fault.UNCONTROLLED_DESCENT: "lower the sled over two to three seconds.",
 }
+CUES = {fault: f"{FAULT_LABELS[fault].capitalize()}: {do}" for fault, do in _DO_NOW.items()}
+"""The live cue for each fault: what the member did, in the board's words, then what to do."""
 
 ADVICE = {
     Fault.LUMBAR_LIFTOFF: (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -26,7 +25,7 @@ from gymfloor import coaching
 from gymfloor.api.config import ApiConfig
 from gymfloor.api.server import serve
 from gymfloor.contract import (
-    Fault,
+    FAULT_LABELS,
     Feedback,
     MachineChannel,
     RepReport,
@@ -38,17 +37,13 @@ from gymfloor.contract import (
 from gymfloor.ingest.assembly import mqtt_ingest
 from gymfloor.mqtt import new_client, start
 from gymfloor.mqtt.embedded import EmbeddedBroker
+from gymfloor.ports import free_port
 from gymfloor.settings import Settings
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.models import Role
 from gymfloor.storage.tokens import issue_token
 from gymfloor_edge.fleet import run_fleet
 
-FAULT_LABEL = {
-    Fault.LUMBAR_LIFTOFF: "back lifted",
-    Fault.EXCESSIVE_ROM: "too deep",
-    Fault.UNCONTROLLED_DESCENT: "dropped",
-}
 GYM = "demo"
 
 
@@ -77,7 +72,7 @@ def run_demo(
         stack.callback(store.close)
         # One process: the demo runs everything in this one.
         api_config = settings.api.model_copy(
-            update={"port": _free_port(settings.api.port), "workers": 1}
+            update={"port": free_port(settings.api.port), "workers": 1}
         )
         api_stopping = threading.Event()
         api_thread = threading.Thread(
@@ -128,19 +123,6 @@ def run_demo(
         time.sleep(0.2)  # and ingest's last outputs reach the view
         view.summary()
     return 0
-
-
-def _free_port(preferred: int) -> int:
-    """The preferred port if nothing listens there, else any free one."""
-    for port in (preferred, 0):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            chosen: int = probe.getsockname()[1]
-            return chosen
-    raise OSError("no free port")
 
 
 def _api_note(store: OperationalStore, config: ApiConfig) -> str:
@@ -208,11 +190,11 @@ class FloorView:
         self.reps += 1
         self.reports[(r.machine_id, r.session_id or "")].append(r)
         ratio = "  -  " if r.min_lumbar_ratio is None else f"{r.min_lumbar_ratio:4.2f}"
-        faults = ", ".join(FAULT_LABEL[f] for f in r.faults) or "ok"
+        faults = ", ".join(FAULT_LABELS[f] for f in r.faults) or "ok"
         who = f"member {r.member_id}" if r.member_id else "no check-in"
         self._line(
             f"{r.machine_id}  rep {r.rep:<3d} depth {r.rom_mm:4.0f} mm  down {r.eccentric_s:3.1f} s"
-            f"  up {r.concentric_s:3.1f} s  back/pad {ratio}  {faults:24s} ({who})"
+            f"  up {r.concentric_s:3.1f} s  back/pad {ratio}  {faults:27s} ({who})"
         )
 
     def _session(self, machine_id: str, event: dict[str, object]) -> None:

@@ -11,7 +11,7 @@ from gymfloor.contract.payloads import (
     decode_telemetry,
 )
 from gymfloor.contract.recording import BadLine, RecordedMessage, encode_line, read_recording
-from gymfloor.contract.report import Fault, RepReport
+from gymfloor.contract.report import FAULT_LABELS, Fault, RepReport
 from gymfloor.contract.topics import (
     ID_PATTERN,
     INGEST_CHANNELS,
@@ -24,6 +24,7 @@ from gymfloor.contract.topics import (
 )
 
 __all__ = [
+    "FAULT_LABELS",
     "ID_PATTERN",
     "INGEST_CHANNELS",
     "BadLine",

@@ -13,6 +13,15 @@ class Fault(StrEnum):
     UNCONTROLLED_DESCENT = "uncontrolled_descent"
 
 
+FAULT_LABELS: dict[Fault, str] = {
+    # What every reader calls a fault: staff alerts, cues, the demo's lines, the board's chips.
+    # Lower case, to sit mid-sentence; `.capitalize()` where one starts a sentence or a chip.
+    Fault.LUMBAR_LIFTOFF: "lower back lifted",
+    Fault.EXCESSIVE_ROM: "too deep",
+    Fault.UNCONTROLLED_DESCENT: "dropped too fast",
+}
+
+
 class RepReport(BaseModel):
     """One detected rep. The fields up to `faults` are the contract's; the rest are extensions."""
 

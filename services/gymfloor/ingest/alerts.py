@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from gymfloor.contract import Fault, MachineKey, Severity, StaffAlert
+from gymfloor.contract import FAULT_LABELS, Fault, MachineKey, Severity, StaffAlert
 from gymfloor.detector import FaultDetected
 
 ALERT_NAMESPACE = uuid.UUID("6f1c2b1e-5d0a-4c7e-9a51-3b7e2f0d9c41")
@@ -124,13 +124,6 @@ class AlertPolicy:
         return Severity.WARNING if heavy else Severity.INFO
 
 
-WHAT_HAPPENED = {
-    Fault.LUMBAR_LIFTOFF: "lower back lifting off the pad",
-    Fault.EXCESSIVE_ROM: "going too deep",
-    Fault.UNCONTROLLED_DESCENT: "dropping the sled",
-}
-
-
 def _alert(fault: FaultDetected, severity: Severity, count: int, heavy: bool) -> StaffAlert:
     machine = fault.machine
     details = [f"{_ordinal(count)} time this set" if count > 1 else "first time this set"]
@@ -138,7 +131,7 @@ def _alert(fault: FaultDetected, severity: Severity, count: int, heavy: bool) ->
         details.append(f"{fault.load_kg:g} kg{' (heavy)' if heavy else ''}")
     who = f"member {fault.member_id}" if fault.member_id else "no check-in"
     message = (
-        f"{machine.machine_id}: {WHAT_HAPPENED[fault.fault]}, rep {fault.rep} "
+        f"{machine.machine_id}: {FAULT_LABELS[fault.fault]}, rep {fault.rep} "
         f"({', '.join(details)}); {who}"
     )
     alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{machine}/{fault.fault}/{fault.t:.3f}")

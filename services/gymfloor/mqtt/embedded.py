@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 from types import TracebackType
 
 from amqtt.broker import Broker
 from amqtt.contexts import BrokerConfig, ListenerConfig
 
+from gymfloor.ports import LOOPBACK, free_port
+
 log = logging.getLogger("gymfloor.mqtt")
 # amqtt narrates every state change at INFO; only its problems belong in gymfloor's log.
 for _chatty in ("amqtt", "transitions"):
     logging.getLogger(_chatty).setLevel(logging.WARNING)
 
-HOST = "127.0.0.1"
-
 
 class EmbeddedBroker:
     def __init__(self, port: int = 0) -> None:
         """Port 0 picks a free one."""
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -35,7 +34,7 @@ class EmbeddedBroker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://{HOST}:{self.port}"
+        return f"mqtt://{LOOPBACK}:{self.port}"
 
     def __enter__(self) -> EmbeddedBroker:
         self._thread.start()
@@ -64,7 +63,7 @@ class EmbeddedBroker:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         config = BrokerConfig(
-            listeners={"default": ListenerConfig(bind=f"{HOST}:{self.port}")},
+            listeners={"default": ListenerConfig(bind=f"{LOOPBACK}:{self.port}")},
             plugins={"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         )
         try:
@@ -77,10 +76,3 @@ class EmbeddedBroker:
         finally:
             self._ready.set()
         self._loop.run_forever()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -7,12 +7,15 @@ make does. Scripts and styles come from this server only (see the Content-Securi
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from gymfloor.contract import FAULT_LABELS
 
 STATIC_DIR = Path(str(files("gymfloor.api") / "static"))
 
@@ -41,3 +44,14 @@ def board() -> FileResponse:
 def report() -> FileResponse:
     """A member's session report, for a phone."""
     return FileResponse(STATIC_DIR / "report.html", headers=PAGE_HEADERS)
+
+
+# Registered ahead of the /static mount, so it answers for this one path: the pages import it
+# like their other modules, and it names faults as everything else does.
+FAULTS_MODULE = f"export const FAULT_LABELS = {json.dumps(FAULT_LABELS, indent=2)};\n"
+
+
+@router.get("/static/faults.js")
+def faults_module() -> Response:
+    """The fault labels of `gymfloor.contract`, as a JavaScript module for the pages."""
+    return Response(FAULTS_MODULE, media_type="text/javascript", headers=PAGE_HEADERS)

@@ -1,11 +1,14 @@
 // What the board and the report page share: the token, calls to the API, the live stream,
 // and how faults and times are shown.
 
-export const FAULTS = {
-  lumbar_liftoff: { label: "Lower back lifted", color: "#d62828" },
-  excessive_rom: { label: "Too deep", color: "#f77f00" },
-  uncontrolled_descent: { label: "Dropped too fast", color: "#7b2cbf" },
-};
+// The labels come from the server (gymfloor.contract.FAULT_LABELS, served by routers/web.py),
+// the colours match gymfloor.css.
+import { FAULT_LABELS } from "./faults.js";
+
+const COLORS = { lumbar_liftoff: "#d62828", excessive_rom: "#f77f00", uncontrolled_descent: "#7b2cbf" };
+
+export const FAULTS = Object.fromEntries(Object.entries(FAULT_LABELS).map(([fault, label]) =>
+  [fault, { label: label[0].toUpperCase() + label.slice(1), color: COLORS[fault] }]));
 
 export class AuthError extends Error {}
 

@@ -17,13 +17,15 @@ from influxdb_client import Point, WritePrecision
 
 from gymfloor.contract import Fault, MachineKey, RepReport, StaffAlert
 from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
-
-REP = "rep"
-MEMBER_REP = "member_rep"
-ALERT = "alert"
-MACHINE_STATUS = "machine_status"
-TRACE = "trace"
-INGEST = "ingest"
+from gymfloor.storage.timeseries.schema import (
+    REP_FIGURES,
+    AlertField,
+    Measurement,
+    RepField,
+    StatusField,
+    Tag,
+    TraceField,
+)
 
 
 def changes_lines(changes: Changes) -> list[str]:
@@ -39,66 +41,58 @@ def changes_lines(changes: Changes) -> list[str]:
 def rep_points(report: RepReport) -> list[Point]:
     """`rep` for the machine's panels; `member_rep`, the same fields, for a member's trend."""
     machine = (
-        Point(REP)
-        .tag("gym_id", report.gym_id)
-        .tag("machine_id", report.machine_id)
-        .field("member_id", report.member_id)
+        Point(Measurement.REP)
+        .tag(Tag.GYM_ID, report.gym_id)
+        .tag(Tag.MACHINE_ID, report.machine_id)
+        .field(RepField.MEMBER_ID, report.member_id)
     )
     if report.member_id is None:
         points = [machine]
     else:
         member = (
-            Point(MEMBER_REP)
-            .tag("gym_id", report.gym_id)
-            .tag("member_id", report.member_id)
-            .field("machine_id", report.machine_id)
+            Point(Measurement.MEMBER_REP)
+            .tag(Tag.GYM_ID, report.gym_id)
+            .tag(Tag.MEMBER_ID, report.member_id)
+            .field(RepField.MACHINE_ID, report.machine_id)
         )
         points = [machine, member]
     for point in points:
-        point.field("session_id", report.session_id).field("rep", report.rep)
-        for name in (
-            "rom_mm",
-            "eccentric_s",
-            "concentric_s",
-            "min_lumbar_ratio",
-            "load_kg",
-            "baseline_kpa",
-            "tilt_onset_mm",
-            "peak_descent_mm_s",
-        ):
+        point.field(RepField.SESSION_ID, report.session_id).field(RepField.REP, report.rep)
+        for name in REP_FIGURES:
             point.field(name, _float(getattr(report, name)))
         for fault in Fault:  # 0/1, so a panel can sum or average them
-            point.field(fault.value, int(fault in report.faults))
-        point.field("faults", len(report.faults)).time(unix_ns(report.t_start), WritePrecision.NS)
+            point.field(fault, int(fault in report.faults))
+        point.field(RepField.FAULTS, len(report.faults))
+        point.time(unix_ns(report.t_start), WritePrecision.NS)
     return points
 
 
 def alert_point(alert: StaffAlert) -> Point:
     return (
-        Point(ALERT)
-        .tag("gym_id", alert.gym_id)
-        .tag("machine_id", alert.machine_id)
-        .tag("severity", alert.severity.value)
-        .tag("kind", alert.kind)
-        .field("id", alert.id)
-        .field("message", alert.message)
-        .field("session_id", alert.session_id)
-        .field("member_id", alert.member_id)
-        .field("rep", alert.rep)
-        .field("load_kg", _float(alert.load_kg))
-        .field("count", alert.count)
+        Point(Measurement.ALERT)
+        .tag(Tag.GYM_ID, alert.gym_id)
+        .tag(Tag.MACHINE_ID, alert.machine_id)
+        .tag(Tag.SEVERITY, alert.severity.value)
+        .tag(Tag.KIND, alert.kind)
+        .field(AlertField.ID, alert.id)
+        .field(AlertField.MESSAGE, alert.message)
+        .field(AlertField.SESSION_ID, alert.session_id)
+        .field(AlertField.MEMBER_ID, alert.member_id)
+        .field(AlertField.REP, alert.rep)
+        .field(AlertField.LOAD_KG, _float(alert.load_kg))
+        .field(AlertField.COUNT, alert.count)
         .time(unix_ns(alert.t), WritePrecision.NS)
     )
 
 
 def status_point(key: MachineKey, status: MachineStatus) -> Point:
     return (
-        Point(MACHINE_STATUS)
-        .tag("gym_id", key.gym_id)
-        .tag("machine_id", key.machine_id)
-        .field("state", status.state)
-        .field("online", int(status.state == "online"))
-        .field("state_since", status.state_since)
+        Point(Measurement.MACHINE_STATUS)
+        .tag(Tag.GYM_ID, key.gym_id)
+        .tag(Tag.MACHINE_ID, key.machine_id)
+        .field(StatusField.STATE, status.state)
+        .field(StatusField.ONLINE, int(status.state == "online"))
+        .field(StatusField.STATE_SINCE, status.state_since)
         .time(unix_ns(status.last_message_at), WritePrecision.NS)
     )
 
@@ -109,11 +103,20 @@ def trace_lines(trace: Trace) -> list[str]:
     ids come from the topic, which the contract's ID_PATTERN ([A-Za-z0-9_-]{1,64}) has
     validated, so they need no escaping; values are floats. A dropped sample or a ratio without
     a baseline (NaN, the only value unequal to itself) is left out."""
-    head = f"{TRACE},gym_id={trace.machine.gym_id},machine_id={trace.machine.machine_id} "
+    head = (
+        f"{Measurement.TRACE},{Tag.GYM_ID}={trace.machine.gym_id},"
+        f"{Tag.MACHINE_ID}={trace.machine.machine_id} "
+    )
+    # The fields' plain strings: formatting an enum member costs 0.2 µs more a point.
+    kpa_name, ratio_name, sled_name = (
+        TraceField.LUMBAR_KPA.value,
+        TraceField.LUMBAR_RATIO.value,
+        TraceField.SLED_MM.value,
+    )
     lines = []
     samples = zip(trace.t_ns, trace.lumbar_kpa, trace.lumbar_ratio, trace.sled_mm, strict=True)
     for t, lumbar, ratio, sled in samples:
-        channels = (("lumbar_kpa", lumbar), ("lumbar_ratio", ratio), ("sled_mm", sled))
+        channels = ((kpa_name, lumbar), (ratio_name, ratio), (sled_name, sled))
         if fields := ",".join(f"{name}={v!r}" for name, v in channels if v == v):
             lines.append(f"{head}{fields} {t}")
     return lines
@@ -122,7 +125,7 @@ def trace_lines(trace: Trace) -> list[str]:
 def ingest_point(instance: str, counters: Mapping[str, int | float], t_ns: int) -> Point:
     """The service's counters, for a pipeline-health dashboard; `instance` tells ingest
     services apart should several write to one bucket."""
-    point = Point(INGEST).tag("instance", instance).time(t_ns, WritePrecision.NS)
+    point = Point(Measurement.INGEST).tag(Tag.INSTANCE, instance).time(t_ns, WritePrecision.NS)
     for name, value in counters.items():
         point.field(name, value)
     return point

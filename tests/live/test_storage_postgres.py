@@ -26,7 +26,7 @@ from gymfloor.storage.schema import metadata
 from gymfloor.storage.sessions import page_sessions, session_history
 from gymfloor.storage.tokens import authenticate, issue_token, revoke_token
 from gymfloor_edge.simulator import SimulationPlan, simulate
-from processes import PostgreSQL
+from tests.support.processes import PostgreSQL
 
 Read = list[dict[str, Any]]
 

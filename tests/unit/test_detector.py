@@ -1,5 +1,5 @@
 """The detector against the contract's rules: segmentation edge cases, and each fault rule at
-and around its threshold, on signals built from the contract alone (tests/synth.py)."""
+and around its threshold, on signals built from the contract alone (tests/support/synth.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,17 @@ import pytest
 from gymfloor.contract import Fault, SessionPayload, TelemetryBatch
 from gymfloor.detector import Detector, DetectorConfig, FaultDetected
 from gymfloor.detector.kernel import STATE_DTYPE
-from synth import KEY, T0, Track, back_above, linear, live_faults, reports, run, tilting_back
+from tests.support.synth import (
+    KEY,
+    T0,
+    Track,
+    back_above,
+    linear,
+    live_faults,
+    reports,
+    run,
+    tilting_back,
+)
 
 LIFTOFF, EXCESS, UNCONTROLLED = (
     Fault.LUMBAR_LIFTOFF,

@@ -26,7 +26,8 @@ import yaml
 
 from gymfloor.contract import encode_line
 from gymfloor_edge.simulator import SimulationPlan, simulate
-from processes import (
+from tests.support import ROOT
+from tests.support.processes import (
     InfluxDB,
     InfluxForwarder,
     Mosquitto,
@@ -37,7 +38,6 @@ from processes import (
     wait_until,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "dashboards"
 GENERATE = HERE / "generate.py"
 PROVISIONING = HERE / "provisioning"

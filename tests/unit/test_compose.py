@@ -29,9 +29,9 @@ from gymfloor.contract.topics import INGEST_CHANNELS, MachineChannel, MachineKey
 from gymfloor.settings import ENV_NESTING, ENV_PREFIX, Settings
 from gymfloor.status import IngestHealth, LatencyHistogram
 from gymfloor.storage import OperationalStore, schema
-from processes import MOSQUITTO_PASSWD, ConfiguredMosquitto, gymfloor, wait_until
+from tests.support import ROOT
+from tests.support.processes import MOSQUITTO_PASSWD, ConfiguredMosquitto, gymfloor, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"

@@ -19,8 +19,10 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from gymfloor.contract import encode_line
+from gymfloor.ports import free_port
 from gymfloor_edge.simulator import SimulationPlan, simulate
-from processes import Mosquitto, Service, free_port, gymfloor, ingest, replay, wait_until
+from tests.support import ROOT
+from tests.support.processes import Mosquitto, Service, gymfloor, ingest, replay, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -30,7 +32,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).parent.parent / "test-artifacts" / "browser"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
 TABLET = {"width": 1180, "height": 820}
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 30_000  # a deadline for things to show up, never a measure of speed

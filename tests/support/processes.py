@@ -30,6 +30,7 @@ from typing import Any, Self
 
 import psycopg
 
+from gymfloor.ports import free_port
 from gymfloor.storage import OperationalStore
 
 GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
@@ -53,13 +54,6 @@ def gymfloor(
         timeout=300,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

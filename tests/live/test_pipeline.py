@@ -19,7 +19,7 @@ from gymfloor_edge.agent import EdgeAgent
 from gymfloor_edge.outbox import Outbox
 from gymfloor_edge.sources import recording_driver
 from gymfloor_edge.uplink import Uplink
-from processes import (
+from tests.support.processes import (
     Mosquitto,
     Report,
     Service,

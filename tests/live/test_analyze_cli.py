@@ -11,7 +11,7 @@ import pytest
 
 from gymfloor.contract import Fault
 from gymfloor_edge.simulator.scoring import score
-from processes import GYMFLOOR, gymfloor
+from tests.support.processes import GYMFLOOR, gymfloor
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -35,7 +35,7 @@ from gymfloor.storage.timeseries.points import (
     trace_lines,
 )
 from gymfloor.storage.timeseries.spool import Spool
-from processes import (
+from tests.support.processes import (
     InfluxDB,
     InfluxForwarder,
     Mosquitto,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gymfloor.contract import Fault
-from synth import Shape, Track, cosine, linear, reports, run
+from tests.support.synth import Shape, Track, cosine, linear, reports, run
 
 
 def min_jerk(tau: np.ndarray) -> np.ndarray:

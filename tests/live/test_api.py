@@ -24,12 +24,12 @@ from schemathesis.core.result import Ok
 from gymfloor import coaching
 from gymfloor.contract import RepReport, Severity, StaffAlert, encode_line
 from gymfloor.outputs import Changes
+from gymfloor.ports import free_port
 from gymfloor.storage import OperationalStore
 from gymfloor_edge.simulator import SimulationPlan, simulate
-from processes import (
+from tests.support.processes import (
     Mosquitto,
     Service,
-    free_port,
     gymfloor,
     ingest,
     replay,

@@ -11,7 +11,7 @@ import pytest
 
 from gymfloor.contract import MachineKey, read_recording
 from gymfloor.storage import OperationalStore
-from processes import Mosquitto, Service, gymfloor, wait_until
+from tests.support.processes import Mosquitto, Service, gymfloor, wait_until
 
 
 def test_simulated_machines_go_live_and_a_recorder_captures_them(tmp_path: Path) -> None:

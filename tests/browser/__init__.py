@@ -1,0 +1,1 @@
+"""The pages in a real browser: Debian's chromium, driven by Playwright."""
