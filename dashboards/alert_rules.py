@@ -6,7 +6,8 @@ from typing import Any
 
 from dashboards.queries import DATASOURCE_UID
 from gymfloor.contract import Severity
-from gymfloor.storage.timeseries.schema import AlertField, IngestField, Measurement, Tag
+from gymfloor.status import IngestCounter
+from gymfloor.storage.timeseries.schema import AlertField, Measurement, Tag
 
 
 def alert_rule(
@@ -105,7 +106,7 @@ def alert_rules() -> dict[str, Any]:
                     alert_rule(
                         "gymfloor-ingest-silent",
                         "gymfloor ingest stopped reporting",
-                        f'SELECT count("{IngestField.MESSAGES}") FROM "{Measurement.INGEST}" '
+                        f'SELECT count("{IngestCounter.MESSAGES}") FROM "{Measurement.INGEST}" '
                         f'WHERE $timeFilter GROUP BY "{Tag.INSTANCE}"',
                         seconds=180,
                         reducer="last",

@@ -6,14 +6,15 @@ from grafana_foundation_sdk.builders import dashboard, timeseries
 
 from dashboards.panels import base, placed, series
 from dashboards.queries import InfluxQL, variable
-from gymfloor.storage.timeseries.schema import IngestField, Measurement, Tag
+from gymfloor.status import IngestCounter
+from gymfloor.storage.timeseries.schema import IngestLevel, Measurement, Tag
 
 INGEST = f'FROM "{Measurement.INGEST}" WHERE "{Tag.INSTANCE}" =~ /^$instance$/ AND $timeFilter'
 BY_TIME = f'GROUP BY time($__interval), "{Tag.INSTANCE}" fill(none)'
 BY_INSTANCE = f"$tag_{Tag.INSTANCE}: $col"
 
 
-def rate(field: IngestField) -> InfluxQL:
+def rate(field: IngestCounter) -> InfluxQL:
     """A counter's increase per second."""
     return InfluxQL(
         f'SELECT non_negative_derivative(max("{field}"), 1s) AS "{field}" {INGEST} {BY_TIME}',
@@ -22,7 +23,7 @@ def rate(field: IngestField) -> InfluxQL:
     )
 
 
-def level(field: IngestField) -> InfluxQL:
+def level(field: IngestLevel) -> InfluxQL:
     return InfluxQL(
         f'SELECT max("{field}") AS "{field}" {INGEST} {BY_TIME}', ref_id=field, alias=BY_INSTANCE
     )
@@ -53,7 +54,7 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Messages in",
-                rate(IngestField.MESSAGES),
+                rate(IngestCounter.MESSAGES),
                 unit="reqps",
                 about="MQTT messages ingest took in, per second.",
             )
@@ -61,8 +62,8 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Rejected and duplicate messages",
-                rate(IngestField.REJECTED),
-                rate(IngestField.DUPLICATES),
+                rate(IngestCounter.REJECTED),
+                rate(IngestCounter.DUPLICATES),
                 unit="reqps",
                 about="Messages that broke the contract, and batches seen twice.",
             )
@@ -70,9 +71,9 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Reps, alerts and cues out",
-                rate(IngestField.REPS),
-                rate(IngestField.ALERTS),
-                rate(IngestField.FEEDBACK),
+                rate(IngestCounter.REPS),
+                rate(IngestCounter.ALERTS),
+                rate(IngestCounter.FEEDBACK),
                 unit="ops",
                 about="Rep reports, staff alerts and cues to the machines' displays, per second.",
             )
@@ -80,8 +81,8 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Backlog",
-                level(IngestField.QUEUED),
-                level(IngestField.SPOOL_BACKLOG),
+                level(IngestLevel.QUEUED),
+                level(IngestLevel.SPOOL_BACKLOG),
                 unit="short",
                 about="Messages waiting in the machines' queues, and points in the spool that "
                 "InfluxDB has not accepted yet.",
@@ -90,8 +91,8 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Detection latency",
-                level(IngestField.DETECTION_LATENCY_P50_S),
-                level(IngestField.DETECTION_LATENCY_P99_S),
+                level(IngestLevel.DETECTION_LATENCY_P50_S),
+                level(IngestLevel.DETECTION_LATENCY_P99_S),
                 unit="s",
                 about="From a telemetry batch's arrival to the cue or report it led to: the "
                 "median and the 99th percentile of each checkpoint interval, to the bucket.",
@@ -100,9 +101,9 @@ def pipeline_health() -> dashboard.Dashboard:
         .with_panel(
             counters(
                 "Errors",
-                rate(IngestField.STORE_ERRORS),
-                rate(IngestField.JOURNAL_ERRORS),
-                rate(IngestField.INTERNAL_ERRORS),
+                rate(IngestCounter.STORE_ERRORS),
+                rate(IngestCounter.JOURNAL_ERRORS),
+                rate(IngestCounter.INTERNAL_ERRORS),
                 unit="ops",
                 about="Failed writes to the store or the journal, and messages that met a bug.",
             )

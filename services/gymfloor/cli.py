@@ -505,7 +505,7 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         settings = Settings.model_validate({**settings.model_dump(), "influx": influx})
     timeseries = None
     if settings.influx.url is not None:
-        from gymfloor.storage.timeseries import TimeSeriesSink
+        from gymfloor.storage.timeseries.sink import TimeSeriesSink
 
         timeseries = TimeSeriesSink(
             settings.influx, settings.data_dir / "influx-spool", settings.ingest.client_id

@@ -16,7 +16,7 @@ from gymfloor.mqtt import MqttOptions
 from gymfloor.storage import OperationalStore
 
 if TYPE_CHECKING:  # influxdb-client is imported only when a sink is configured
-    from gymfloor.storage.timeseries import TimeSeriesSink
+    from gymfloor.storage.timeseries.sink import TimeSeriesSink
 
 
 def mqtt_ingest(

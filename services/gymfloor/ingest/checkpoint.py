@@ -30,9 +30,10 @@ from gymfloor.ingest.pipeline import PipelineSnapshot
 from gymfloor.ingest.sinks import StoreSink
 from gymfloor.outputs import Changes
 from gymfloor.status import IngestHealth, LatencyHistogram
+from gymfloor.storage.timeseries.schema import IngestLevel
 
 if TYPE_CHECKING:  # influxdb-client is imported only when a sink is configured
-    from gymfloor.storage.timeseries import TimeSeriesSink
+    from gymfloor.storage.timeseries.sink import TimeSeriesSink
 
 log = logging.getLogger("gymfloor.ingest")
 
@@ -128,7 +129,11 @@ class Committer:
         self, instance: str, started_at: float, health: IngestHealth, latency: LatencyHistogram
     ) -> None:
         """`latency`: the detection latencies since the last status, for their quantiles."""
-        point = {**health.counters, "queued": health.queued, **_latency_quantiles(latency)}
+        point = {
+            **health.counters,
+            IngestLevel.QUEUED: health.queued,
+            **_latency_quantiles(latency),
+        }
         self._work.put(_Status(instance, started_at, health, point))
 
     def wait_idle(self, timeout: float) -> bool:
@@ -172,7 +177,7 @@ class Committer:
         else:
             if self.timeseries is not None:
                 backlog = self.timeseries.backlog_points
-                self.timeseries.record_ingest({**work.point, "spool_backlog": backlog})
+                self.timeseries.record_ingest({**work.point, IngestLevel.SPOOL_BACKLOG: backlog})
             self.store.report_status(work.instance, work.started_at, work.health)
 
     def _commit(self, checkpoint: Checkpoint) -> None:
@@ -191,9 +196,8 @@ class Committer:
 
 def _latency_quantiles(window: LatencyHistogram) -> dict[str, float]:
     """The median and the 99th percentile, each to its histogram bucket's bound."""
-    quantiles = {"p50": window.quantile(0.5), "p99": window.quantile(0.99)}
-    return {
-        f"detection_latency_{name}_s": value
-        for name, value in quantiles.items()
-        if value is not None
+    quantiles = {
+        IngestLevel.DETECTION_LATENCY_P50_S: window.quantile(0.5),
+        IngestLevel.DETECTION_LATENCY_P99_S: window.quantile(0.99),
     }
+    return {name: value for name, value in quantiles.items() if value is not None}

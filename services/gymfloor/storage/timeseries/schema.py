@@ -24,7 +24,7 @@ class Measurement(StrEnum):
     TRACE = "trace"
     """A machine's downsampled telemetry. Tags: gym_id, machine_id. Fields: `TraceField`."""
     INGEST = "ingest"
-    """Ingest's counters. Tag: instance. Fields: `IngestField`."""
+    """Ingest's counters and levels. Tag: instance. Fields: `IngestCounter`, `IngestLevel`."""
 
 
 class Tag(StrEnum):
@@ -91,19 +91,10 @@ class TraceField(StrEnum):
     SLED_MM = "sled_mm"
 
 
-class IngestField(StrEnum):
-    """Ingest's counters (totals since it started) and levels, as its service reports them."""
+class IngestLevel(StrEnum):
+    """Ingest's levels, beside its counters (`gymfloor.status.IngestCounter`, the measurement's
+    other fields): what waits, and the detection latency over the last interval."""
 
-    MESSAGES = "messages"
-    REJECTED = "rejected"
-    DUPLICATES = "duplicates"
-    REPS = "reps"
-    ALERTS = "alerts"
-    ALERTS_SUPPRESSED = "alerts_suppressed"
-    FEEDBACK = "feedback"
-    STORE_ERRORS = "store_errors"
-    JOURNAL_ERRORS = "journal_errors"
-    INTERNAL_ERRORS = "internal_errors"
     QUEUED = "queued"
     SPOOL_BACKLOG = "spool_backlog"
     DETECTION_LATENCY_P50_S = "detection_latency_p50_s"
