@@ -169,7 +169,7 @@ T0 = 1_764_000_000.0  # Unix s; the board tests count from here
 def trace_of(start_s: float, seconds: float, hz: float = 10.0) -> Trace:
     n = round(seconds * hz)
     times = [round((start_s + i / hz) * 1e9) for i in range(n)]
-    return Trace(LP01, times, [100.0] * n, [5.0] * n, [1.0] * (n - 1) + [math.nan])
+    return Trace(LP01, times, [100.04] * n, [5.0] * n, [1.0004] * (n - 1) + [math.nan])
 
 
 def test_a_machine_shows_its_open_sessions_reps_and_its_latest_faulty_rep(
@@ -222,6 +222,7 @@ def test_a_machines_trace_is_its_set_and_ingest_keeps_only_the_window(
     assert trace.t[-1] == pytest.approx(T0 + 29.9)
     assert len(trace.t) == 320 and trace.t == sorted(set(trace.t))  # each sample once
     assert trace.lumbar_ratio[0] == 1.0 and trace.lumbar_ratio[-1] is None  # NaN: no baseline
+    assert set(trace.sled_mm) == {100.0}  # to a tenth of a millimetre
     assert len(trace.sled_mm) == len(trace.t)
     assert [r.rep for r in trace.reps] == [1, 2]
 
