@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo lint format bench clean
+.PHONY: install test test-fast demo lint format bench clean
 
 # The pages' chart library, copied from web/package-lock.json (see scripts/vendor-web-assets).
 ASSETS := services/gymfloor/api/static/vendor/uPlot.iife.min.js
@@ -28,6 +28,10 @@ test: install
 	@# the browser tests drive Debian's chromium.
 	@scripts/ensure-debian-packages mosquitto mosquitto-clients openssl influxdb postgresql chromium
 	$(BIN)/pytest
+
+# The pure tests alone (tests/unit/): no servers, no browser, no Debian packages; under a minute.
+test-fast: install
+	$(BIN)/pytest tests/unit
 
 demo: install
 	$(BIN)/gymfloor demo

@@ -7,8 +7,7 @@ Screenshots go to test-artifacts/browser/."""
 
 from __future__ import annotations
 
-import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from gymfloor.contract import encode_line
-from gymfloor.ports import free_port
 from gymfloor_edge.simulator import SimulationPlan, simulate
 from tests.support import ROOT
-from tests.support.processes import Mosquitto, Service, gymfloor, ingest, replay, wait_until
+from tests.support.floor import (
+    Report,
+    analyzed,
+    busiest_members,
+    stored_count,
+    write_recording,
+)
+from tests.support.processes import Mosquitto, api, ingest, issue_token, replay, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -57,14 +61,7 @@ class Floor:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-def write_recording(path: Path, messages: list[Any]) -> Path:
-    path.write_text(
-        "".join(encode_line(m.topic, m.payload, round(m.t, 4)) + "\n" for m in messages)
-    )
-    return path
-
-
-def first_liftoff_of_last_set(reports: list[dict[str, Any]]) -> float:
+def first_liftoff_of_last_set(reports: list[Report]) -> float:
     """When the last session with a lift-off had its first one: the policy always raises an
     alert for the first lift-off of a set."""
     by_session: dict[str, list[float]] = defaultdict(list)
@@ -75,20 +72,11 @@ def first_liftoff_of_last_set(reports: list[dict[str, Any]]) -> float:
     return min(max(by_session.values(), key=min))
 
 
-def issue(directory: Path, *args: str) -> str:
-    done = gymfloor("tokens", "issue", *args, "--data-dir", str(directory))
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
     directory = tmp_path_factory.mktemp("browser")
     simulation = simulate(SimulationPlan(seed=21, machines=3, visits=4, members=3))
-    whole = write_recording(directory / "floor.jsonl", simulation.messages)
-    analyzed = gymfloor("analyze", str(whole))
-    assert analyzed.returncode == 0, analyzed.stderr
-    reports = [json.loads(line) for line in analyzed.stdout.splitlines()]
+    reports = analyzed(write_recording(directory / "floor.jsonl", simulation.messages))
     split = first_liftoff_of_last_set(reports) - 1.0
     earlier = write_recording(
         directory / "earlier.jsonl", [m for m in simulation.messages if m.t < split]
@@ -96,39 +84,21 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
     later = write_recording(
         directory / "later.jsonl", [m for m in simulation.messages if m.t >= split]
     )
-    by_member = Counter(r["member_id"] for r in reports if r["member_id"])
-    (member_a, _), (member_b, _) = by_member.most_common(2)
+    member_a, member_b = busiest_members(reports)
     with Mosquitto(directory / "broker") as broker, ingest(broker, directory) as service:
         service.wait_for_log("subscribed")
         with replay(broker, earlier) as publisher:
             assert publisher.process is not None and publisher.process.wait(120) == 0
         expected = sum(r["t_start"] < split - 10 for r in reports)
-        wait_until(lambda: _stored_reps(directory) >= expected, 60, "the earlier reps stored")
+        wait_until(lambda: stored_count(directory) >= expected, 60, "the earlier reps stored")
         tokens = {
-            "staff": issue(directory, "--role", "staff", "--label", "floor tablet"),
-            "member_a": issue(directory, "--role", "member", "--member", member_a),
-            "member_b": issue(directory, "--role", "member", "--member", member_b),
+            "staff": issue_token(directory, "--role", "staff", "--label", "floor tablet"),
+            "member_a": issue_token(directory, "--role", "member", "--member", member_a),
+            "member_b": issue_token(directory, "--role", "member", "--member", member_b),
         }
-        port = free_port()
-        with Service("api", "--port", str(port), env={"GYMFLOOR_DATA_DIR": str(directory)}) as api:
-            base = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _answers(f"{base}/healthz"), 30, "the API")
-            with httpx.Client(base_url=base, timeout=30) as client:
-                yield Floor(base, client, broker, directory, later, tokens, (member_a, member_b))
-            assert api.stop() == 0
+        with api(directory) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
+            yield Floor(base, client, broker, directory, later, tokens, (member_a, member_b))
         assert service.stop() == 0
-
-
-def _stored_reps(directory: Path) -> int:
-    done = gymfloor("reps", "export", "--data-dir", str(directory))
-    return len(done.stdout.splitlines()) if done.returncode == 0 else 0
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture(scope="module")

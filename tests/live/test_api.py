@@ -8,7 +8,6 @@ import json
 import re
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,22 +21,27 @@ from schemathesis import Case
 from schemathesis.core.result import Ok
 
 from gymfloor import coaching
-from gymfloor.contract import RepReport, Severity, StaffAlert, encode_line
+from gymfloor.contract import RepReport, Severity, StaffAlert
 from gymfloor.outputs import Changes
-from gymfloor.ports import free_port
-from gymfloor.storage import OperationalStore
 from gymfloor_edge.simulator import SimulationPlan, simulate
+from tests.support.floor import (
+    Report,
+    analyzed,
+    busiest_members,
+    stored,
+    stored_count,
+    write_recording,
+)
 from tests.support.processes import (
     Mosquitto,
-    Service,
+    api,
     gymfloor,
     ingest,
+    issue_token,
     replay,
-    stored_count,
     wait_until,
 )
 
-Report = dict[str, Any]
 TOKEN = re.compile(r"gf_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
 
@@ -50,10 +54,6 @@ class Floor:
     member_a: str
     member_b: str
 
-    @property
-    def store_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'gymfloor.db'}"
-
     def get(self, path: str, role: str | None = None, **params: Any) -> httpx.Response:
         return self.api.get(path, params=params, headers=self.auth(role))
 
@@ -64,52 +64,28 @@ class Floor:
         return [r for r in self.reports if r["member_id"] == member]
 
 
-def issue(data_dir: Path, *args: str) -> str:
-    done = gymfloor("tokens", "issue", *args, "--data-dir", str(data_dir))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
     directory = tmp_path_factory.mktemp("api")
-    recording = directory / "floor.jsonl"
     # Few recurring members over many visits, so each member has several sessions.
     simulation = simulate(SimulationPlan(seed=21, machines=3, visits=4, members=3))
-    recording.write_text(
-        "".join(encode_line(m.topic, m.payload, round(m.t, 4)) + "\n" for m in simulation.messages)
-    )
-    analyzed = gymfloor("analyze", str(recording))
-    assert analyzed.returncode == 0, analyzed.stderr
-    reports = [json.loads(line) for line in analyzed.stdout.splitlines()]
+    recording = write_recording(directory / "floor.jsonl", simulation.messages)
+    reports = analyzed(recording)
     with Mosquitto(directory / "broker") as broker, ingest(broker, directory) as service:
         service.wait_for_log("subscribed")
         with replay(broker, recording) as publisher:
             assert publisher.process is not None and publisher.process.wait(120) == 0
         wait_until(lambda: stored_count(directory) >= len(reports), 60, "every rep stored")
-        by_member = Counter(r["member_id"] for r in reports if r["member_id"])
-        (member_a, _), (member_b, _) = by_member.most_common(2)
+        member_a, member_b = busiest_members(reports)
         tokens = {
-            "member_a": issue(directory, "--role", "member", "--member", member_a).strip(),
-            "member_b": issue(directory, "--role", "member", "--member", member_b).strip(),
-            "staff": issue(directory, "--role", "staff", "--label", "floor tablet").strip(),
-            "admin": issue(directory, "--role", "admin").strip(),
+            "member_a": issue_token(directory, "--role", "member", "--member", member_a),
+            "member_b": issue_token(directory, "--role", "member", "--member", member_b),
+            "staff": issue_token(directory, "--role", "staff", "--label", "floor tablet"),
+            "admin": issue_token(directory, "--role", "admin"),
         }
-        port = free_port()
-        with Service("api", "--port", str(port), env={"GYMFLOOR_DATA_DIR": str(directory)}) as api:
-            base = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _answers(f"{base}/healthz"), 30, "the API")
-            with httpx.Client(base_url=base, timeout=30) as client:
-                yield Floor(directory, client, reports, tokens, member_a, member_b)
-            assert api.stop() == 0
+        with api(directory) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
+            yield Floor(directory, client, reports, tokens, member_a, member_b)
         assert service.stop() == 0
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def key(report: Report) -> tuple[str, str, float]:
@@ -141,7 +117,7 @@ def test_issued_tokens_are_printed_alone_and_stored_hashed(floor: Floor) -> None
 
 
 def test_a_revoked_token_is_refused_from_the_next_request(floor: Floor) -> None:
-    token = issue(floor.data_dir, "--role", "staff").strip()
+    token = issue_token(floor.data_dir, "--role", "staff")
     headers = {"Authorization": f"Bearer {token}"}
     assert floor.api.get("/v1/machines", headers=headers).status_code == 200
     done = gymfloor("tokens", "revoke", token.split("_")[1], "--data-dir", str(floor.data_dir))
@@ -419,9 +395,8 @@ def test_the_alert_stream_carries_new_alerts_and_acknowledgements_live(floor: Fl
             kind="lumbar_liftoff",
             message="lp-02: back lifting off the pad under heavy load",
         )
-        store = OperationalStore(floor.store_url)
-        store.write(Changes(alerts=[fresh]))  # as ingest writes it
-        store.close()
+        with stored(floor.data_dir) as store:
+            store.write(Changes(alerts=[fresh]))  # as ingest writes it
         alert_event = read_events(lines, lambda e: e["event"] == "alert")[-1]
     assert json.loads(alert_event["data"]) == {
         **fresh.model_dump(mode="json"),
@@ -562,14 +537,9 @@ def test_a_locked_store_answers_503_and_the_api_carries_on(floor: Floor) -> None
 
 
 def test_several_worker_processes_serve_the_same_api(floor: Floor) -> None:
-    port = free_port()
-    env = {"GYMFLOOR_DATA_DIR": str(floor.data_dir)}
-    with Service("api", "--port", str(port), "--workers", "2", env=env) as api:
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _answers(f"{base}/healthz"), 30, "the API's workers")
-        api.wait_for_log("Started server process", count=2)
+    with api(floor.data_dir, "--workers", "2") as (base, server):
+        server.wait_for_log("Started server process", count=2)
         for role in ("staff", "member_a"):
             path = "/v1/reps" if role == "staff" else "/v1/me/reps"
             mine = httpx.get(f"{base}{path}", params={"limit": 5}, headers=floor.auth(role))
             assert mine.json() == floor.get(path, role, limit=5).json()
-        assert api.stop() == 0

@@ -19,17 +19,8 @@ from gymfloor_edge.agent import EdgeAgent
 from gymfloor_edge.outbox import Outbox
 from gymfloor_edge.sources import recording_driver
 from gymfloor_edge.uplink import Uplink
-from tests.support.processes import (
-    Mosquitto,
-    Report,
-    Service,
-    exported,
-    ingest,
-    recording_span,
-    replay,
-    stored_count,
-    wait_until,
-)
+from tests.support.floor import Report, exported, recording_span, stored_count
+from tests.support.processes import Mosquitto, Service, ingest, replay, wait_until
 
 PASSWORDS = {"gymfloor-ingest": "ingest-test-secret", "lp-01": "lp01-test", "lp-02": "lp02-test"}
 

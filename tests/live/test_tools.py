@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gymfloor.contract import MachineKey, read_recording
-from gymfloor.storage import OperationalStore
+from tests.support.floor import stored
 from tests.support.processes import Mosquitto, Service, gymfloor, wait_until
 
 
@@ -153,15 +153,10 @@ def test_every_command_explains_itself() -> None:
 
 
 def test_ingest_tracks_machines_online_and_offline_from_status_and_will(tmp_path: Path) -> None:
-    store_url = f"sqlite:///{tmp_path / 'gymfloor.db'}"
-
     def state(machine: str) -> str | None:
-        store = OperationalStore(store_url)
-        try:
+        with stored(tmp_path) as store:
             status = store.machines().get(MachineKey("g1", machine))
-            return status.state if status else None
-        finally:
-            store.close()
+        return status.state if status else None
 
     with Mosquitto(tmp_path / "broker") as broker:
         env = {"GYMFLOOR_MQTT_URL": broker.url, "GYMFLOOR_DATA_DIR": str(tmp_path)}

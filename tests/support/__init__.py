@@ -1,5 +1,7 @@
-"""What the tests (and the benchmarks) share: real processes (`processes`), synthetic signals
-for the detector (`synth`) and pytest fixtures (`fixtures`, loaded by tests/conftest.py)."""
+"""What the tests (and the benchmarks) share: real processes and servers (`processes`), a
+simulated floor as a recording and its reports (`floor`), synthetic signals and reports
+(`synth`), the stack's files (`stack`) and Grafana's (`grafana`), and the pytest fixtures
+(`fixtures`, loaded by tests/conftest.py)."""
 
 from pathlib import Path
 

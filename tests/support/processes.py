@@ -1,5 +1,5 @@
-"""Real processes for the tests: the `gymfloor` command, and Mosquitto brokers and InfluxDB
-servers of their own.
+"""Real processes for the tests: the `gymfloor` command and its services, and Mosquitto brokers,
+InfluxDB and PostgreSQL servers of their own.
 
 Each server runs on a free port with its own configuration and data directory (and, when a test
 asks, password file and ACL), so tests never touch a server the machine already runs.
@@ -22,23 +22,23 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import httpx
 import psycopg
 
 from gymfloor.ports import free_port
-from gymfloor.storage import OperationalStore
 
 GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 INFLUXD = shutil.which("influxd") or "/usr/bin/influxd"
-
-Report = dict[str, Any]
+INFLUX_DATABASE = "gymfloor"
 
 
 def gymfloor(
@@ -145,27 +145,31 @@ def replay(broker: Mosquitto, recording: Path, speed: float = 0.0) -> Service:
     )
 
 
-def recording_span(recording: Path) -> float:
-    times = [json.loads(line)["received_at"] for line in recording.read_text().splitlines()]
-    return max(times) - min(times)
+@contextmanager
+def api(data_dir: Path, *args: str) -> Iterator[tuple[str, Service]]:
+    """`gymfloor api ARGS` over the store in `data_dir`, on a free port: its base URL and the
+    service, once it answers. It must stop cleanly."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"GYMFLOOR_DATA_DIR": str(data_dir)}
+    with Service("api", "--port", str(port), *args, env=env) as server:
+        wait_until(lambda: _answers(f"{base}/healthz"), 30, "the API")
+        yield base, server
+        assert server.stop() == 0
 
 
-def canonical(reports: list[Report]) -> list[Report]:
-    return sorted(reports, key=lambda r: (r["gym_id"], r["machine_id"], r["t_start"]))
-
-
-def stored_count(data_dir: Path) -> int:
-    store = OperationalStore(f"sqlite:///{data_dir / 'gymfloor.db'}")
+def _answers(url: str) -> bool:
     try:
-        return sum(1 for _ in store.reports())
-    finally:
-        store.close()
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
-def exported(data_dir: Path) -> list[Report]:
-    done = gymfloor("reps", "export", "--data-dir", str(data_dir))
+def issue_token(data_dir: Path, *args: str) -> str:
+    """`gymfloor tokens issue ARGS`: the token it prints."""
+    done = gymfloor("tokens", "issue", *args, "--data-dir", str(data_dir))
     assert done.returncode == 0, done.stderr
-    return canonical([json.loads(line) for line in done.stdout.splitlines()])
+    return done.stdout.strip()
 
 
 class ServerProcess:
@@ -485,6 +489,25 @@ class InfluxForwarder:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def influx_for_ingest(directory: Path) -> Iterator[tuple[InfluxDB, InfluxForwarder]]:
+    """A real InfluxDB with gymfloor's database, and the forwarder that ingest writes to."""
+    with InfluxDB(directory) as db, InfluxForwarder(db.url) as forwarder:
+        db.query(f"CREATE DATABASE {INFLUX_DATABASE}")
+        yield db, forwarder
+
+
+def influx_env(url: str, **env: str) -> dict[str, str]:
+    """gymfloor's settings for InfluxDB at `url` (ingest's, which Grafana reads too); `env` adds
+    more."""
+    return {
+        "GYMFLOOR_INFLUX__URL": url,
+        "GYMFLOOR_INFLUX__BUCKET": INFLUX_DATABASE,
+        "GYMFLOOR_INFLUX__TOKEN": "test-token",
+        **env,
+    }
 
 
 class ConfiguredMosquitto(Mosquitto):

@@ -1,5 +1,6 @@
 """A small signal builder for detector tests, written from the contract alone (not from the
-simulator), so that the rules are checked the way an outside evaluator would check them."""
+simulator), so that the rules are checked the way an outside evaluator would check them; and rep
+reports made up for the code that reads them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gymfloor.contract import MachineKey, RepReport, TelemetryBatch
+from gymfloor.contract import Fault, MachineKey, RepReport, TelemetryBatch
 from gymfloor.detector import Detector, DetectorOutput, FaultDetected
 
 T0 = 1_764_064_800.0
@@ -23,6 +24,10 @@ def cosine(tau: np.ndarray) -> np.ndarray:
 
 def linear(tau: np.ndarray) -> np.ndarray:
     return tau
+
+
+def min_jerk(tau: np.ndarray) -> np.ndarray:
+    return 10 * tau**3 - 15 * tau**4 + 6 * tau**5
 
 
 @dataclass
@@ -136,3 +141,24 @@ def tilting_back(
 def back_above(depth_mm: float, share: float) -> Callable[[np.ndarray], np.ndarray]:
     """A back that presses `share` of the baseline anywhere deeper than `depth_mm`."""
     return lambda pos: np.where(pos > depth_mm, share, 1.0)
+
+
+def rep_report(n: int, *faults: Fault, t0: float = 9000.0) -> RepReport:
+    """Member m-1's rep `n` of session s-9000 on g1/lp-01, 10 s after the one before, from
+    `t0`; its back came off the pad if it shows any fault."""
+    return RepReport(
+        gym_id="g1",
+        machine_id="lp-01",
+        session_id="s-9000",
+        member_id="m-1",
+        rep=n,
+        t_start=t0 + n * 10,
+        t_bottom=t0 + 2 + n * 10,
+        t_end=t0 + 4 + n * 10,
+        rom_mm=300,
+        eccentric_s=2.5,
+        concentric_s=1.5,
+        min_lumbar_ratio=0.4 if faults else 0.9,
+        faults=list(faults),
+        peak_descent_mm_s=200,
+    )

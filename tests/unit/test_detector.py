@@ -19,6 +19,7 @@ from tests.support.synth import (
     back_above,
     linear,
     live_faults,
+    min_jerk,
     reports,
     run,
     tilting_back,
@@ -496,10 +497,6 @@ def test_state_per_machine_is_small_and_fixed() -> None:
 
 
 # -- robustness ---------------------------------------------------------------------------------
-
-
-def min_jerk(tau: np.ndarray) -> np.ndarray:
-    return 10 * tau**3 - 15 * tau**4 + 6 * tau**5
 
 
 @pytest.mark.parametrize("hz", [50.0, 100.0])

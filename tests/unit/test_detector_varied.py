@@ -12,12 +12,7 @@ import numpy as np
 import pytest
 
 from gymfloor.contract import Fault
-from tests.support.synth import Shape, Track, cosine, linear, reports, run
-
-
-def min_jerk(tau: np.ndarray) -> np.ndarray:
-    return 10 * tau**3 - 15 * tau**4 + 6 * tau**5
-
+from tests.support.synth import Shape, Track, cosine, linear, min_jerk, reports, run
 
 SHAPES: tuple[Shape, ...] = (cosine, linear, min_jerk)
 STYLES = ("clean", "liftoff", "excess", "fast", "liftoff+excess")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gymfloor.api.session_report import session_report
 from gymfloor.coaching import SEE_A_PROFESSIONAL
-from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload
+from gymfloor.contract import Fault, MachineKey, SessionPayload
 from gymfloor.outputs import Changes, MachineStatus, Trace
 from gymfloor.status import LatencyHistogram
 from gymfloor.storage import OperationalStore, migrate, schema
@@ -22,6 +22,7 @@ from gymfloor.storage.models import Role, SessionSummary
 from gymfloor.storage.pagination import CursorError, decode, encode
 from gymfloor.storage.schema import metadata
 from gymfloor.storage.tokens import authenticate, issue_token, revoke_token, token_id_of
+from tests.support.synth import rep_report
 
 
 @pytest.fixture
@@ -107,27 +108,14 @@ def summary(start: float, reps: int, faulty: int, liftoffs: int) -> SessionSumma
     )
 
 
-def rep(n: int, *faults: Fault, t0: float = 9000) -> RepReport:
-    return RepReport(
-        gym_id="g1",
-        machine_id="lp-01",
-        session_id="s-9000",
-        member_id="m-1",
-        rep=n,
-        t_start=t0 + n * 10,
-        t_bottom=t0 + 2 + n * 10,
-        t_end=t0 + 4 + n * 10,
-        rom_mm=300,
-        eccentric_s=2.5,
-        concentric_s=1.5,
-        min_lumbar_ratio=0.4 if faults else 0.9,
-        faults=list(faults),
-        peak_descent_mm_s=200,
-    )
-
-
 def test_lift_off_in_three_sessions_running_recommends_a_professional() -> None:
-    reps = [rep(1, Fault.LUMBAR_LIFTOFF), rep(2), rep(3), rep(4), rep(5)]
+    reps = [
+        rep_report(1, Fault.LUMBAR_LIFTOFF),
+        rep_report(2),
+        rep_report(3),
+        rep_report(4),
+        rep_report(5),
+    ]
     this = summary(9000, 5, 1, 1)
     twice_before = [summary(8000, 5, 1, 1), summary(7000, 5, 1, 1), summary(6000, 5, 0, 0)]
     report = session_report(this, reps, twice_before)
@@ -176,7 +164,11 @@ def test_a_machine_shows_its_open_sessions_reps_and_its_latest_faulty_rep(
     store: OperationalStore,
 ) -> None:
     start = SessionPayload(v=1, event="start", t=T0, session_id="s-9000", member_id="m-1")
-    reps = [rep(1, Fault.LUMBAR_LIFTOFF, t0=T0), rep(2, Fault.EXCESSIVE_ROM, t0=T0), rep(3, t0=T0)]
+    reps = [
+        rep_report(1, Fault.LUMBAR_LIFTOFF, t0=T0),
+        rep_report(2, Fault.EXCESSIVE_ROM, t0=T0),
+        rep_report(3, t0=T0),
+    ]
     store.write(
         Changes(
             reports=reps,
@@ -201,7 +193,7 @@ def test_a_machines_trace_is_its_set_and_ingest_keeps_only_the_window(
     store.write(
         Changes(
             sessions=[(LP01, start)],
-            reports=[rep(1, t0=T0), rep(2, t0=T0)],
+            reports=[rep_report(1, t0=T0), rep_report(2, t0=T0)],
             trace=[trace_of(T0 - 10, 40)],
         ),
         keep_trace_s=600,
@@ -246,10 +238,10 @@ def test_latency_quantiles_come_from_the_window_since_the_last_point() -> None:
 
 
 def test_changes_waiting_for_the_store_keep_only_the_traces_window() -> None:
-    waiting = Changes(reports=[rep(1)], trace=[trace_of(T0 - 1000, 60), trace_of(T0, 30)])
+    waiting = Changes(reports=[rep_report(1)], trace=[trace_of(T0 - 1000, 60), trace_of(T0, 30)])
     waiting.forget_trace_older_than(900)
     assert [trace.t_ns[0] for trace in waiting.trace] == [round(T0 * 1e9)]
-    assert waiting.reports == [rep(1)]  # only the trace goes: it is a view, the rest is data
+    assert waiting.reports == [rep_report(1)]  # only the trace goes: it is a view, the rest is data
 
 
 @pytest.mark.parametrize("walk_in_after", [False, True])
@@ -258,9 +250,9 @@ def test_a_machines_trace_starts_at_the_session_the_last_reps_followed(
 ) -> None:
     checked_in = SessionPayload(v=1, event="start", t=T0, session_id="s-9000", member_id="m-1")
     checked_out = SessionPayload(v=1, event="end", t=T0 + 25, session_id="s-9000")
-    reports = [rep(1, t0=T0), rep(2, t0=T0)]  # starting at T0 + 10 and T0 + 20
+    reports = [rep_report(1, t0=T0), rep_report(2, t0=T0)]  # starting at T0 + 10 and T0 + 20
     if walk_in_after:  # someone trains without checking in, after the member left
-        anonymous = rep(1, Fault.UNCONTROLLED_DESCENT, t0=T0 + 25)
+        anonymous = rep_report(1, Fault.UNCONTROLLED_DESCENT, t0=T0 + 25)
         reports.append(anonymous.model_copy(update={"session_id": None, "member_id": None}))
     store.write(Changes(machines={LP01: MachineStatus("online", T0, T0)}))
     store.write(

@@ -1,0 +1,74 @@
+"""A simulated floor as the tests use it: written as a recording, analysed by the command, and
+what ingest stored of it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gymfloor.contract import encode_line
+from gymfloor.storage import OperationalStore
+from gymfloor_edge.simulator import Published
+from tests.support.processes import gymfloor
+
+Report = dict[str, Any]
+
+
+def write_recording(path: Path, messages: Iterable[Published]) -> Path:
+    """The messages as a recording (contract section 6), arrival times to 0.1 ms."""
+    path.write_text(
+        "".join(encode_line(m.topic, m.payload, round(m.t, 4)) + "\n" for m in messages)
+    )
+    return path
+
+
+def analyzed(recording: Path) -> list[Report]:
+    """The rep reports `gymfloor analyze` finds in the recording, in its order."""
+    done = gymfloor("analyze", str(recording))
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def recording_span(recording: Path) -> float:
+    times = [json.loads(line)["received_at"] for line in recording.read_text().splitlines()]
+    return max(times) - min(times)
+
+
+def canonical(reports: list[Report]) -> list[Report]:
+    return sorted(reports, key=lambda r: (r["gym_id"], r["machine_id"], r["t_start"]))
+
+
+def busiest_members(reports: list[Report]) -> tuple[str, str]:
+    """The two members with the most reps."""
+    by_member = Counter(r["member_id"] for r in reports if r["member_id"])
+    (first, _), (second, _) = by_member.most_common(2)
+    return first, second
+
+
+def store_url(data_dir: Path) -> str:
+    """The store `gymfloor` keeps in `data_dir` by default."""
+    return f"sqlite:///{data_dir / 'gymfloor.db'}"
+
+
+@contextmanager
+def stored(data_dir: Path) -> Iterator[OperationalStore]:
+    store = OperationalStore(store_url(data_dir))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def stored_count(data_dir: Path) -> int:
+    with stored(data_dir) as store:
+        return sum(1 for _ in store.reports())
+
+
+def exported(data_dir: Path) -> list[Report]:
+    done = gymfloor("reps", "export", "--data-dir", str(data_dir))
+    assert done.returncode == 0, done.stderr
+    return canonical([json.loads(line) for line in done.stdout.splitlines()])
