@@ -25,7 +25,7 @@ from gymfloor.contract import ID_PATTERN, MachineKey, encode_line
 from gymfloor.contract.payloads import describe_error
 from gymfloor.detector import Detector, DetectorConfig
 from gymfloor.logs import configure_logging
-from gymfloor.settings import Settings, detector_env_var
+from gymfloor.settings import Settings, env_var
 from gymfloor_edge.simulator import Imperfections, Simulation, SimulationPlan, simulate
 
 if TYPE_CHECKING:
@@ -402,7 +402,8 @@ def _add_detector_flags(command: argparse.ArgumentParser) -> None:
             dest=f"detector_{name}",
             type=float,
             metavar="X",
-            help=f"{field.description} (default: {field.default}; env {detector_env_var(name)})",
+            help=f"{field.description} (default: {field.default}; "
+            f"env {env_var(f'detector.{name}')})",
         )
 
 

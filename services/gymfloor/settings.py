@@ -1,57 +1,30 @@
-"""Configuration from GYMFLOOR_* environment variables; command-line flags override it."""
+"""Configuration from GYMFLOOR_* environment variables; command-line flags override it.
+
+Each component keeps its own settings next to it (`detector/config.py`, `mqtt/config.py`,
+`storage/timeseries/config.py`, `gymfloor_edge/config.py`, …); this module only assembles them
+under one prefix, most in a section of their own: GYMFLOOR_DETECTOR__LIFTOFF_RATIO is
+`Settings().detector.liftoff_ratio`. It belongs to the top layer (the command, the demo):
+components are handed their own settings and never import this module.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gymfloor.api.config import ApiConfig
-from gymfloor.detector import DetectorConfig
+from gymfloor.detector.config import DetectorConfig
 from gymfloor.ingest.alerts import AlertPolicyConfig
 from gymfloor.ingest.config import IngestConfig
 from gymfloor.logs import LogFormat
-from gymfloor.mqtt import MqttOptions, parse_mqtt_url
+from gymfloor.mqtt.config import MqttOptions, parse_mqtt_url
+from gymfloor.storage.timeseries.config import InfluxConfig
+from gymfloor_edge.config import EdgeConfig
 
 ENV_PREFIX = "GYMFLOOR_"
 ENV_NESTING = "__"
-
-
-class EdgeConfig(BaseModel):
-    gym_id: str = Field("g1", description="the gym this machine belongs to")
-    machine_id: str = Field("lp-01", description="this machine's id, unique in its gym")
-    batch_interval_s: float = Field(0.1, gt=0, le=10, description="seconds of samples per batch")
-    outbox_max_messages: int = Field(
-        200_000, ge=100, description="messages kept on disk while the broker is unreachable"
-    )
-
-
-class InfluxConfig(BaseModel):
-    url: str | None = Field(
-        None, description="InfluxDB, e.g. http://localhost:8086; unset: no time series are written"
-    )
-    token: SecretStr | None = Field(None, description="API token (InfluxDB 1.8: user:password)")
-    org: str = Field("gymfloor", description="organisation (InfluxDB 1.8 ignores it)")
-    bucket: str = Field(
-        "gymfloor", description="bucket; on InfluxDB 1.8 database/retention-policy or database"
-    )
-    batch_lines: int = Field(5000, ge=1, le=100_000, description="points per write request")
-    spool_max_bytes: int = Field(
-        1024**3,
-        ge=1024**2,
-        description="disk kept for points InfluxDB has not taken; beyond it the oldest are dropped",
-    )
-    timeout_s: float = Field(10.0, gt=0, description="seconds a write request may take")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str | None) -> str | None:
-        if not url:  # GYMFLOOR_INFLUX__URL= (empty, as compose files leave it) means off
-            return None
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
-        return url
 
 
 class Settings(BaseSettings):
@@ -102,5 +75,6 @@ class Settings(BaseSettings):
         )
 
 
-def detector_env_var(field: str) -> str:
-    return f"{ENV_PREFIX}DETECTOR{ENV_NESTING}{field.upper()}"
+def env_var(setting: str) -> str:
+    """The environment variable of a setting given by its path: `api.port` → GYMFLOOR_API__PORT."""
+    return ENV_PREFIX + setting.upper().replace(".", ENV_NESTING)

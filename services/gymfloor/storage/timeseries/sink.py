@@ -26,8 +26,8 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from gymfloor.outputs import Changes
-from gymfloor.settings import InfluxConfig
 from gymfloor.status import TimeseriesHealth
+from gymfloor.storage.timeseries.config import InfluxConfig
 from gymfloor.storage.timeseries.points import changes_lines, ingest_point
 from gymfloor.storage.timeseries.spool import Chunk, Spool
 
