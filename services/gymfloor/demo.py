@@ -21,9 +21,8 @@ from typing import TextIO
 
 import paho.mqtt.client as mqtt
 
-from gymfloor import coaching
+from gymfloor import coaching, wiring
 from gymfloor.api.config import ApiConfig
-from gymfloor.api.server import serve
 from gymfloor.contract import (
     FAULT_LABELS,
     Feedback,
@@ -34,7 +33,6 @@ from gymfloor.contract import (
     machine_filter,
     parse_machine_topic,
 )
-from gymfloor.ingest.assembly import mqtt_ingest
 from gymfloor.mqtt import new_client, start
 from gymfloor.mqtt.embedded import EmbeddedBroker
 from gymfloor.ports import free_port
@@ -51,13 +49,14 @@ def run_demo(
     settings: Settings, args: argparse.Namespace, stopping: threading.Event, out: TextIO
 ) -> int:
     with ExitStack() as stack:
-        if args.mqtt_url or "GYMFLOOR_MQTT_URL" in os.environ:
+        # Settings named by a flag or the environment are the user's; the rest the demo picks.
+        if "mqtt_url" in settings.model_fields_set:
             broker_note = "your broker"
         else:
             broker = stack.enter_context(EmbeddedBroker())
             settings = settings.model_copy(update={"mqtt_url": broker.url})
             broker_note = "embedded broker"
-        if args.data_dir is None and "GYMFLOOR_DATA_DIR" not in os.environ:
+        if "data_dir" not in settings.model_fields_set:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gymfloor-demo-"))
             settings = settings.model_copy(update={"data_dir": Path(data_dir)})
         address = settings.mqtt.address
@@ -68,29 +67,24 @@ def run_demo(
             f"-t 'gymfloor/v1/#' -v\n"
             "  Ctrl-C stops.\n\n"
         )
-        store = OperationalStore(settings.store_url)
+        store = wiring.open_store(settings)
         stack.callback(store.close)
         # One process: the demo runs everything in this one.
         api_config = settings.api.model_copy(
             update={"port": free_port(settings.api.port), "workers": 1}
         )
+        settings = settings.model_copy(update={"api": api_config})
         api_stopping = threading.Event()
         api_thread = threading.Thread(
-            target=serve, args=(store, api_config, api_stopping), name="api-runner"
+            target=wiring.serve_api, args=(settings, store, api_stopping), name="api-runner"
         )
         api_thread.start()
         stack.callback(api_thread.join)
         stack.callback(api_stopping.set)
         out.write(_api_note(store, api_config) + "\n")
         out.flush()
-        ingest = mqtt_ingest(
-            settings.mqtt,
-            store,
-            settings.data_dir / "ingest-journal",
-            settings.ingest,
-            settings.detector,
-            settings.alerts,
-        )
+        # Self-contained: no InfluxDB, whatever GYMFLOOR_INFLUX__URL says.
+        ingest = wiring.ingest_service(settings, store, None)
         view = FloorView(out)
         viewer = new_client(
             settings.mqtt,

@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from gymfloor import wiring
 from gymfloor.settings import Settings
-from gymfloor.storage import OperationalStore
 
 HTTP_TIMEOUT_S = 5.0
 
@@ -40,7 +40,7 @@ def check_ingest(settings: Settings) -> str | None:
         # Opening the store would create an empty one, which ingest would then take as its own.
         return f"no store at {url.database} yet"
     try:
-        store = OperationalStore(settings.store_url)
+        store = wiring.open_store(settings)
         try:
             statuses = store.ingest_statuses()
         finally:

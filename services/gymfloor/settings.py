@@ -3,12 +3,13 @@
 Each component keeps its own settings next to it (`detector/config.py`, `mqtt/config.py`,
 `storage/timeseries/config.py`, `gymfloor_edge/config.py`, …); this module only assembles them
 under one prefix, most in a section of their own: GYMFLOOR_DETECTOR__LIFTOFF_RATIO is
-`Settings().detector.liftoff_ratio`. It belongs to the top layer (the command, the demo):
-components are handed their own settings and never import this module.
+`Settings().detector.liftoff_ratio`. It belongs to the top layer (the command, the wiring, the
+demo): components are handed their own settings and never import this module.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -52,6 +53,14 @@ class Settings(BaseSettings):
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        # Refused here, with the other settings, rather than by logging's set-up once running.
+        if level.upper() not in logging.getLevelNamesMapping():
+            raise ValueError(f"{level!r} is not DEBUG, INFO, WARNING or ERROR")
+        return level
 
     @field_validator("mqtt_url")
     @classmethod

@@ -42,13 +42,17 @@ INFLUX_DATABASE = "gymfloor"
 
 
 def gymfloor(
-    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+    *args: str,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the command to completion; `env` adds to this process's environment."""
     return subprocess.run(
         [GYMFLOOR, *args],
         input=stdin.decode() if stdin else None,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,

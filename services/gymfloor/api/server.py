@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import socket
 import threading
 from typing import Any
@@ -14,21 +13,15 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gymfloor.api.app import create_app
 from gymfloor.api.config import ApiConfig
-from gymfloor.logs import configure_logging
-from gymfloor.settings import ENV_PREFIX, Settings
-from gymfloor.storage import OperationalStore
 
 log = logging.getLogger("gymfloor.api")
 
 
-def serve(store: OperationalStore, config: ApiConfig, stopping: threading.Event) -> bool:
-    """Serve until `stopping` is set, then finish the requests in flight. False if the server
-    could not start (the port taken, say); uvicorn has logged why."""
-    if config.workers > 1:
-        return _serve_processes(store, config)
-    server = uvicorn.Server(uvicorn.Config(frozen(create_app(store, config)), **_options(config)))
+def serve(app: FastAPI, config: ApiConfig, stopping: threading.Event) -> bool:
+    """Serve `app` in this process until `stopping` is set, then finish the requests in flight.
+    False if the server could not start (the port taken, say); uvicorn has logged why."""
+    server = uvicorn.Server(uvicorn.Config(app, **_options(config)))
     # In a thread of its own uvicorn leaves signals alone: the caller's event stops it, so
     # SIGTERM ends `gymfloor api` as it ends ingest, with exit status 0.
     thread = threading.Thread(target=server.run, name="api")
@@ -44,6 +37,14 @@ def serve(store: OperationalStore, config: ApiConfig, stopping: threading.Event)
     return server.started
 
 
+def serve_workers(app_factory: str, config: ApiConfig) -> bool:
+    """`config.workers` processes on one socket, managed by uvicorn until SIGTERM or Ctrl-C.
+    Each imports and calls `app_factory` ("module:function") for its own app and store."""
+    log.info("API on http://%s:%d with %d processes", config.host, config.port, config.workers)
+    uvicorn.run(app_factory, factory=True, workers=config.workers, **_options(config))
+    return True
+
+
 def frozen(app: FastAPI) -> FastAPI:
     """The app, with everything made so far kept out of the garbage collector's full passes:
     they walked the 100,000 objects left from start-up (FastAPI, pydantic, SQLAlchemy) for
@@ -51,27 +52,6 @@ def frozen(app: FastAPI) -> FastAPI:
     gc.collect()
     gc.freeze()
     return app
-
-
-def app_from_environment() -> FastAPI:
-    """The app of each worker process, over the store the environment names."""
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    return frozen(create_app(OperationalStore(settings.store_url), settings.api))
-
-
-def _serve_processes(store: OperationalStore, config: ApiConfig) -> bool:
-    """`config.workers` processes on one socket, managed by uvicorn until SIGTERM or Ctrl-C.
-    Each opens the store itself, so it is told the store's URL, flags included."""
-    os.environ[f"{ENV_PREFIX}DB_URL"] = store.engine.url.render_as_string(hide_password=False)
-    log.info("API on http://%s:%d with %d processes", config.host, config.port, config.workers)
-    uvicorn.run(
-        f"{__name__}:{app_from_environment.__name__}",
-        factory=True,
-        workers=config.workers,
-        **_options(config),
-    )
-    return True
 
 
 class _NoDelayH11Protocol(H11Protocol):

@@ -1,0 +1,86 @@
+"""`gymfloor analyze`: rep reports from a recording, offline, through the live detector."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from gymfloor.cli.common import add_command, log, output
+from gymfloor.cli.flags import add_detector_flags, recording
+
+if TYPE_CHECKING:
+    from gymfloor.cli.common import Subparsers
+    from gymfloor.settings import Settings
+
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+SKIPS_LOGGED = 50
+"""Skipped lines logged one by one; past that only the count, so a broken file can't flood."""
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    command = add_command(
+        subparsers,
+        "analyze",
+        run,
+        help="turn a recording into rep reports",
+        description="Run the detector over a recording (JSON Lines of MQTT messages, as "
+        "captured by `gymfloor record` or written by `gymfloor simulate`) and write one rep "
+        "report per line. Lines that are not valid messages are reported on stderr with "
+        "their line number and skipped.",
+    )
+    command.add_argument("recording", type=recording, help="recording file, or - for stdin")
+    command.add_argument("-o", "--output", type=Path, help="reports file (default: stdout)")
+    add_detector_flags(command)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.analyze import AnalysisCounts, analyze
+    from gymfloor.detector import Detector
+
+    detector = Detector(settings.detector)
+    counts = AnalysisCounts()
+
+    def on_skip(line_no: int, reason: str) -> None:
+        if counts.skipped <= SKIPS_LOGGED:
+            log.warning("line %d skipped: %s", line_no, reason)
+        if counts.skipped == SKIPS_LOGGED:
+            log.warning("further skipped lines are only counted")
+
+    with ExitStack() as stack:
+        if str(args.recording) == "-":
+            source, size = sys.stdin.buffer, 0
+        else:
+            source = stack.enter_context(args.recording.open("rb"))
+            size = args.recording.stat().st_size
+        sink = stack.enter_context(output(args.output))
+        for report in analyze(_with_progress(source, size), detector, on_skip, counts):
+            sink.write(report.model_dump_json() + "\n")
+    log.info(
+        "analysed %d lines: %d messages, %d skipped, %d rep reports",
+        counts.lines,
+        counts.messages,
+        counts.skipped,
+        counts.reports,
+        extra={
+            "duplicates": detector.counters.duplicates,
+            "abandoned_reps": detector.counters.abandoned_reps,
+        },
+    )
+    return 0
+
+
+def _with_progress(source: IO[bytes], size: int) -> Iterator[bytes]:
+    """Lines of the file, with a progress bar on stderr for large files on a terminal."""
+    from tqdm import tqdm
+
+    quiet = True if size < PROGRESS_MIN_BYTES else None  # None: tqdm shows it on a terminal only
+    with tqdm(
+        total=size, unit="B", unit_scale=True, desc="analyze", disable=quiet, file=sys.stderr
+    ) as bar:
+        for line in source:
+            bar.update(len(line))
+            yield line

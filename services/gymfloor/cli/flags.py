@@ -1,0 +1,121 @@
+"""The flags several commands share, and the one way a flag overrides a setting.
+
+A flag that stands for a setting is declared with `setting_flag`, naming the setting by its path
+(`api.port`, `detector.liftoff_ratio`). `with_flags` lays the flags given over the environment's
+settings and validates the result as a whole, as the environment's values are validated, before
+any command runs: an invalid value is refused before anything is created.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gymfloor.contract import ID_PATTERN
+from gymfloor.detector.config import DetectorConfig
+from gymfloor.settings import Settings, env_var
+
+SETTING = "setting:"
+"""Prefix of the argparse destination of a flag that stands for a setting; its path follows."""
+
+
+def setting_flag(
+    group: argparse._ActionsContainer, flag: str, setting: str, help: str, **kwargs: Any
+) -> None:
+    """`flag` overrides the setting at path `setting`. `{env}` in `help` becomes the name of the
+    setting's environment variable."""
+    group.add_argument(
+        flag,
+        dest=SETTING + setting,
+        metavar=kwargs.pop("metavar", flag.lstrip("-").replace("-", "_").upper()),
+        help=help.format(env=f"env {env_var(setting)}"),
+        **kwargs,
+    )
+
+
+def with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with the setting flags given on the command line applied.
+
+    Raises pydantic.ValidationError if the result is invalid."""
+    overrides: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if dest.startswith(SETTING) and value is not None:
+            *sections, name = dest.removeprefix(SETTING).split(".")
+            target = overrides
+            for section in sections:
+                target = target.setdefault(section, {})
+            target[name] = value
+    # pydantic-settings merges arguments over the environment, section by section.
+    return Settings(**overrides) if overrides else settings
+
+
+def add_mqtt_flags(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("broker", "credentials and TLS files: GYMFLOOR_MQTT_*")
+    setting_flag(group, "--mqtt-url", "mqtt_url", "mqtt://host:port or mqtts://host:port ({env})")
+
+
+def add_store_flags(command: argparse.ArgumentParser, db: bool = True) -> None:
+    group = command.add_argument_group("storage")
+    setting_flag(
+        group,
+        "--data-dir",
+        "data_dir",
+        "state directory ({env}; default ./gymfloor-data)",
+        type=Path,
+    )
+    if db:
+        setting_flag(
+            group, "--db-url", "db_url", "store URL, e.g. sqlite:///path/gymfloor.db ({env})"
+        )
+
+
+def add_detector_flags(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group(
+        "detector thresholds", "defaults are the contract's; docs/DETECTION.md explains each"
+    )
+    for name, field in DetectorConfig.model_fields.items():
+        setting_flag(
+            group,
+            f"--{name.replace('_', '-')}",
+            f"detector.{name}",
+            f"{field.description} (default: {field.default}; {{env}})",
+            type=float,
+            metavar="X",
+        )
+
+
+def add_simulation_flags(command: argparse.ArgumentParser, machines: int, visits: int) -> None:
+    command.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    command.add_argument(
+        "--machines", type=int, default=machines, help=f"leg presses (default: {machines})"
+    )
+    command.add_argument(
+        "--visits", type=int, default=visits, help=f"visits per machine (default: {visits})"
+    )
+    add_members_flag(command)
+
+
+def add_members_flag(command: argparse.ArgumentParser, default: int = 0) -> None:
+    zero = "; 0" if default else ","
+    command.add_argument(
+        "--members",
+        type=int,
+        default=default,
+        help=f"recurring members m-0001…, who come back visit after visit (default: {default}"
+        f"{zero} every visit by a new member)",
+    )
+
+
+def identifier(value: str) -> str:
+    """An argument type: a member's (or machine's, gym's) id."""
+    if not ID_PATTERN.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an id: 1-64 of A-Z a-z 0-9 _ -")
+    return value
+
+
+def recording(value: str) -> Path:
+    """An argument type: a recording to read, which must exist; - is stdin."""
+    if value != "-" and not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"no such recording: {value}")
+    return Path(value)
