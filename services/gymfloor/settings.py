@@ -17,8 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gymfloor.api.config import ApiConfig
 from gymfloor.detector.config import DetectorConfig
-from gymfloor.ingest.alerts import AlertPolicyConfig
-from gymfloor.ingest.config import IngestConfig
+from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
 from gymfloor.logs import LogFormat
 from gymfloor.mqtt.config import MqttOptions, parse_mqtt_url
 from gymfloor.storage.timeseries.config import InfluxConfig

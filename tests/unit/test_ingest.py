@@ -11,8 +11,9 @@ import pytest
 
 from gymfloor.contract import Fault, MachineKey, Severity
 from gymfloor.detector import Detector, FaultDetected
-from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.checkpoint import Checkpoint, CheckpointFile
+from gymfloor.ingest.config import AlertPolicyConfig
 from gymfloor.ingest.intake import Message
 from gymfloor.ingest.journal import Journal
 from gymfloor.ingest.lanes import Lanes, Queued

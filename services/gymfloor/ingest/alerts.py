@@ -9,25 +9,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
-
 from gymfloor.contract import FAULT_LABELS, Fault, MachineKey, Severity, StaffAlert
 from gymfloor.detector import FaultDetected
+from gymfloor.ingest.config import AlertPolicyConfig
 
 ALERT_NAMESPACE = uuid.UUID("6f1c2b1e-5d0a-4c7e-9a51-3b7e2f0d9c41")
 RANK = {None: 0, Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
-
-
-class AlertPolicyConfig(BaseModel):
-    heavy_load_kg: float = Field(
-        150.0, gt=0, description="a fault at this load or more is escalated one step"
-    )
-    liftoff_repeat: int = Field(2, ge=1, description="lift-offs in one set that make it critical")
-    rom_repeat: int = Field(3, ge=1, description="too-deep reps in one set that make a warning")
-    descent_repeat: int = Field(3, ge=1, description="dropped reps in one set that make an alert")
-    cooldown_s: float = Field(
-        120.0, ge=0, description="seconds before the same alert may be raised again on a machine"
-    )
 
 
 @dataclass(slots=True)

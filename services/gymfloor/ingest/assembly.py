@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gymfloor.detector import DetectorConfig
-from gymfloor.ingest.alerts import AlertPolicyConfig
 from gymfloor.ingest.checkpoint import CheckpointFile, Committer
-from gymfloor.ingest.config import IngestConfig
+from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
 from gymfloor.ingest.mqtt_intake import MqttIntake
 from gymfloor.ingest.service import IngestService
 from gymfloor.ingest.sinks import StoreSink

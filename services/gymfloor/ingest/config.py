@@ -1,4 +1,5 @@
-"""Settings of the ingest service, apart from the service so that reading them is cheap."""
+"""Settings of the ingest service and its alert policy, apart from them so that reading them is
+cheap: no detector, no numba."""
 
 from __future__ import annotations
 
@@ -27,4 +28,16 @@ class IngestConfig(BaseModel):
     )
     trace_retention_s: float = Field(
         900.0, ge=60, description="seconds of each machine's telemetry the store keeps"
+    )
+
+
+class AlertPolicyConfig(BaseModel):
+    heavy_load_kg: float = Field(
+        150.0, gt=0, description="a fault at this load or more is escalated one step"
+    )
+    liftoff_repeat: int = Field(2, ge=1, description="lift-offs in one set that make it critical")
+    rom_repeat: int = Field(3, ge=1, description="too-deep reps in one set that make a warning")
+    descent_repeat: int = Field(3, ge=1, description="dropped reps in one set that make an alert")
+    cooldown_s: float = Field(
+        120.0, ge=0, description="seconds before the same alert may be raised again on a machine"
     )

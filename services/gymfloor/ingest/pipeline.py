@@ -35,7 +35,8 @@ from gymfloor.detector import (
     SetEnded,
 )
 from gymfloor.dispatch import Dispatched, dispatch
-from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig, PolicySnapshot
+from gymfloor.ingest.alerts import AlertPolicy, PolicySnapshot
+from gymfloor.ingest.config import AlertPolicyConfig
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
 

@@ -10,8 +10,9 @@ import logging
 from collections.abc import Callable, Sequence
 
 from gymfloor.detector import Detector, DetectorConfig
-from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.checkpoint import CheckpointFile
+from gymfloor.ingest.config import AlertPolicyConfig
 from gymfloor.ingest.intake import Intake, Message
 from gymfloor.ingest.pipeline import Pipeline
 

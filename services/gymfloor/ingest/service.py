@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gymfloor.detector import Detector, DetectorConfig, warm_up
-from gymfloor.ingest.alerts import AlertPolicy, AlertPolicyConfig
+from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.checkpoint import Checkpoint, Committer
-from gymfloor.ingest.config import IngestConfig
+from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
 from gymfloor.ingest.intake import Intake, Message
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.ingest.recovery import replay, restored_pipeline
