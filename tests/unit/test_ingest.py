@@ -7,10 +7,12 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gymfloor.contract import Fault, MachineKey, Severity
-from gymfloor.detector import Detector, FaultDetected
+from gymfloor.detector import Detector, FaultDetected, kernel
+from gymfloor.detector.snapshot import MachinesSnapshot, pack_state, unpack_state
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.checkpoint import Checkpoint, CheckpointFile
 from gymfloor.ingest.config import AlertPolicyConfig
@@ -89,6 +91,27 @@ def test_a_restored_checkpoint_carries_on_exactly_where_the_original_stood(
     whole_reports = whole.take_changes().reports
     assert first_half + first.take_changes().reports == whole_reports  # it ran on to the end
     assert first_half + restored.take_changes().reports == whole_reports
+
+
+def test_a_machine_is_checkpointed_without_the_levels_its_rep_has_not_reached(
+    messages: list[tuple[str, bytes]],
+) -> None:
+    pipeline = fresh()
+    run(pipeline, messages[: len(messages) // 3])
+    machines = pipeline.detector.snapshot().machines
+    assert isinstance(machines, MachinesSnapshot)
+    states = [m.kernel_state for m in machines.states().values()]
+    assert states
+    for state in states:
+        packed = pack_state(state)
+        assert len(packed) < state.nbytes * 0.75
+        restored = unpack_state(packed)
+        for name in kernel.STATE_DTYPE.names or ():
+            if name in ("desc_t", "asc_t"):
+                used = int(state[name.replace("_t", "_n")][0])
+                assert np.array_equal(restored[name][0][:used], state[name][0][:used], True)
+            else:
+                assert np.array_equal(restored[name], state[name], equal_nan=True), name
 
 
 def test_nothing_is_published_while_the_journal_is_replayed(

@@ -7,8 +7,9 @@ I/O. The live ingest service and the offline `gymfloor analyze` drive the same i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, Tele
 from gymfloor.contract.payloads import MAX_SAMPLES
 from gymfloor.detector import kernel
 from gymfloor.detector.config import DetectorConfig
-from gymfloor.detector.snapshot import MachinesSnapshot
+from gymfloor.detector.snapshot import MachinesSnapshot, pack_state, unpack_state
 
 _FAULT_OF_BIT = {
     kernel.LIFTOFF: Fault.LUMBAR_LIFTOFF,
@@ -74,6 +75,15 @@ class MachineState:
     previous_session: Session | None = None
     anonymous_reps: int = 0
 
+    def __getstate__(self) -> tuple[Any, ...]:
+        # The kernel's state compactly: most of it is tables of which a rep uses a part.
+        fields = tuple(getattr(self, name) for name in self.__slots__)
+        return (pack_state(self.kernel_state), *fields[1:])
+
+    def __setstate__(self, fields: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, (unpack_state(fields[0]), *fields[1:]), strict=True):
+            setattr(self, name, value)
+
     def session_at(self, t: float) -> Session | None:
         """The session a rep starting at `t` belongs to; events may race the telemetry."""
         for candidate in (self.session, self.previous_session):
@@ -99,7 +109,8 @@ class DetectorCounters:
 class DetectorSnapshot:
     counters: DetectorCounters
     clock: float
-    machines: Mapping[MachineKey, MachineState]
+    machines: MachinesSnapshot | dict[MachineKey, MachineState]
+    """Taken lazily, or (once restored) the states themselves."""
 
 
 @dataclass(slots=True)
@@ -208,7 +219,9 @@ class Detector:
         """A detector that carries on where the one that took `snapshot` stood."""
         detector = cls(config)
         detector.counters, detector.clock = replace(snapshot.counters), snapshot.clock
-        detector._machines = dict(snapshot.machines)
+        machines = snapshot.machines
+        owned = machines.states() if isinstance(machines, MachinesSnapshot) else dict(machines)
+        detector._machines = owned
         return detector
 
     # -- introspection -----------------------------------------------------------------------

@@ -1,68 +1,106 @@
-"""A consistent copy of every machine's detector state, taken without stopping the detector.
+"""A consistent snapshot of every machine's detector state, taken without stopping the detector.
 
 Copying thousands of machines' state at once would pause the floor for tens of milliseconds.
-Instead the snapshot starts as a shallow list of the live states, and each machine is copied
-the first time either side needs it: the detector before it changes that machine (`preserve`),
-or whoever serialises the snapshot (`complete`, usually another thread). Either way the copy
-is of the state as it stood when the snapshot was taken.
+Instead the snapshot starts as a shallow list of the live states, and each machine is frozen
+(pickled) the first time either side needs it: the detector before it changes that machine
+(`preserve`), or whoever writes the snapshot out (`drain`, usually another thread, which lets
+go of each machine as soon as it is written). Either way what is kept is the state as it stood
+when the snapshot was taken.
+
+A machine pickles compactly (`pack_state`): of its two crossing-time tables (16 KiB of its
+state) only the levels the current rep has reached are kept.
 """
 
 from __future__ import annotations
 
+import pickle
 import threading
-from collections.abc import Iterator, Mapping
-from copy import copy
-from dataclasses import replace
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from gymfloor.contract import MachineKey
+from gymfloor.detector import kernel
 
 if TYPE_CHECKING:
     from gymfloor.detector.detector import MachineState
 
-
-def copy_machine(state: MachineState) -> MachineState:
-    return replace(
-        state,
-        kernel_state=state.kernel_state.copy(),
-        session=copy(state.session),
-        previous_session=copy(state.previous_session),
-    )
+Frozen = bytes
+"""A machine's state, pickled."""
 
 
-class MachinesSnapshot(Mapping[MachineKey, "MachineState"]):
+def _table(name: str) -> tuple[int, int]:
+    """The byte range of one of the state's crossing tables."""
+    fields = kernel.STATE_DTYPE.fields
+    assert fields is not None
+    dtype, offset = fields[name][:2]
+    return offset, offset + dtype.itemsize
+
+
+_DESC, _DESC_END = _table("desc_t")
+_ASC, _ASC_END = _table("asc_t")
+_LEVEL_BYTES = (_DESC_END - _DESC) // kernel.LEVELS
+
+
+def pack_state(state: np.ndarray) -> bytes:
+    """The kernel's state without the unused tails of its crossing tables, which the kernel
+    never reads (levels at and beyond `desc_n` and `asc_n`)."""
+    raw = state.view(np.uint8)
+    desc = int(state["desc_n"][0]) * _LEVEL_BYTES
+    asc = int(state["asc_n"][0]) * _LEVEL_BYTES
+    parts = (raw[: _DESC + desc], raw[_DESC_END : _ASC + asc], raw[_ASC_END:])
+    return b"".join(part.tobytes() for part in parts)
+
+
+def unpack_state(packed: bytes) -> np.ndarray:
+    state = np.zeros(1, dtype=kernel.STATE_DTYPE)
+    raw = state.view(np.uint8)
+    source = np.frombuffer(packed, dtype=np.uint8)
+    raw[:_DESC] = source[:_DESC]  # the level counts come before their tables
+    at = _DESC + int(state["desc_n"][0]) * _LEVEL_BYTES
+    raw[_DESC:at] = source[_DESC:at]
+    middle = _ASC - _DESC_END
+    raw[_DESC_END:_ASC] = source[at : at + middle]
+    at += middle
+    asc = int(state["asc_n"][0]) * _LEVEL_BYTES
+    raw[_ASC : _ASC + asc] = source[at : at + asc]
+    raw[_ASC_END:] = source[at + asc :]
+    return state
+
+
+class MachinesSnapshot:
     def __init__(self, live: dict[MachineKey, MachineState]) -> None:
-        self._uncopied = dict(live)  # still the detector's own objects
-        self._copied: dict[MachineKey, MachineState] = {}
+        self._unfrozen = dict(live)  # still the detector's own objects
+        self._frozen: dict[MachineKey, Frozen] = {}
         self._lock = threading.Lock()
 
     def preserve(self, key: MachineKey) -> None:
-        """The detector is about to change (or drop) this machine: copy it first if needed."""
-        if key in self._uncopied:  # once copied (the usual case), no lock is needed
+        """The detector is about to change (or drop) this machine: freeze it first if needed."""
+        if key in self._unfrozen:  # once frozen (the usual case), no lock is needed
             with self._lock:
-                state = self._uncopied.pop(key, None)
+                state = self._unfrozen.pop(key, None)
                 if state is not None:
-                    self._copied[key] = copy_machine(state)
+                    self._frozen[key] = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
 
-    def complete(self) -> dict[MachineKey, MachineState]:
-        """Every machine, copied. Safe from another thread while the detector runs."""
-        while self._uncopied:
+    def drain(self) -> Iterator[tuple[MachineKey, Frozen]]:
+        """Every machine, frozen, once; safe from another thread while the detector runs. The
+        snapshot holds none of them afterwards."""
+        while True:
             with self._lock:
-                if not self._uncopied:
-                    break
-                key, state = self._uncopied.popitem()
-                self._copied[key] = copy_machine(state)
-        return self._copied
+                if self._unfrozen:
+                    key, state = self._unfrozen.popitem()
+                    frozen = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+                elif self._frozen:
+                    key, frozen = self._frozen.popitem()
+                else:
+                    return
+            yield key, frozen
 
-    def __getitem__(self, key: MachineKey) -> MachineState:
-        return self.complete()[key]
-
-    def __iter__(self) -> Iterator[MachineKey]:
-        return iter(self.complete())
-
-    def __len__(self) -> int:
-        return len(self._uncopied) + len(self._copied)
+    def states(self) -> dict[MachineKey, MachineState]:
+        """Every machine's state as of the snapshot, as objects of their own."""
+        return {key: pickle.loads(frozen) for key, frozen in self.drain()}
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled as the plain dict it stands for: a restored detector owns its states.
-        return (dict, (self.complete(),))
+        return (dict, (self.states(),))

@@ -22,10 +22,11 @@ import pickle
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gymfloor.detector.snapshot import MachinesSnapshot
 from gymfloor.ingest.pipeline import PipelineSnapshot
 from gymfloor.ingest.sinks import StoreSink
 from gymfloor.outputs import Changes
@@ -50,7 +51,12 @@ class Checkpoint:
 
 
 class CheckpointFile:
-    """The latest checkpoint in one file, replaced atomically: there is always a whole one."""
+    """The latest checkpoint in one file, replaced atomically: there is always a whole one.
+
+    The file is a stream of pickles: the checkpoint without its machines, then one record a
+    machine, then None. Each machine is written as soon as the snapshot gives it up, so a
+    second copy of the floor's state never builds up in memory.
+    """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -62,14 +68,25 @@ class CheckpointFile:
             return None
         with self.path.open("rb") as source:
             checkpoint: Checkpoint = pickle.load(source)
+            machines = checkpoint.state.detector.machines
+            assert isinstance(machines, dict)
+            while (record := pickle.load(source)) is not None:
+                key, frozen = record
+                machines[key] = pickle.loads(frozen)
         return checkpoint
 
     def save(self, checkpoint: Checkpoint) -> None:
-        """Pickled straight to the file (no second copy of the state in memory), fsynced, and
-        renamed into place."""
+        """Written machine by machine, fsynced, and renamed into place."""
+        state = checkpoint.state
+        machines = state.detector.machines
+        assert isinstance(machines, MachinesSnapshot)
+        bare = replace(state, detector=replace(state.detector, machines={}))
         partial = self.path.with_suffix(".partial")
         with partial.open("wb") as out:
-            pickle.dump(checkpoint, out, pickle.HIGHEST_PROTOCOL)
+            pickle.dump(replace(checkpoint, state=bare), out, pickle.HIGHEST_PROTOCOL)
+            for record in machines.drain():
+                pickle.dump(record, out, pickle.HIGHEST_PROTOCOL)
+            pickle.dump(None, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
