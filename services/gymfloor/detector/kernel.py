@@ -17,6 +17,9 @@ import math
 import numba
 import numpy as np
 
+from gymfloor.detector import smoothing
+from gymfloor.detector.timing import fill_levels, rest_time
+
 RING = 256  # smoothing window slots: 0.25 s at 1000 Hz
 HISTORY = 256  # smoothed positions kept for the descent speed
 LEVELS = 1024  # 1 mm levels for timing a descent or a return, so reps up to about 1 m deep
@@ -135,34 +138,15 @@ def _emit_fault(s: Record, out: Events, n: int, t: float, bit: int) -> int:
 
 
 @_jit
-def _crossing_time(t_prev: float, p_prev: float, t: float, p: float, level: float) -> float:
-    """When the straight line from the previous sample to this one passes `level`."""
-    if math.isnan(p_prev) or p == p_prev:
-        return t
-    frac = (level - p_prev) / (p - p_prev)
-    return t_prev + min(1.0, max(0.0, frac)) * (t - t_prev)
-
-
-@_jit
-def _fill_levels(
-    s: Record, table: np.ndarray, filled: int, origin: float, sign: float, t: float, p: float
-) -> int:
-    """Stamp the levels (whole mm from `origin` in direction `sign`) that the sled passed
-    for the first time between the previous sample and this one. Returns the new count."""
-    reached = min(math.floor(sign * (p - origin)), table.shape[0] - 1)
-    for k in range(filled, reached + 1):
-        table[k] = _crossing_time(s["t_prev"], s["p_prev"], t, p, origin + sign * k)
-    return max(filled, reached + 1)
-
-
-@_jit
 def _record_descent(s: Record, t: float, p: float, origin: float) -> None:
-    s["desc_n"] = _fill_levels(s, s["desc_t"], s["desc_n"], origin, 1.0, t, p)
+    s["desc_n"] = fill_levels(s["desc_t"], s["desc_n"], origin, 1.0, s["t_prev"], s["p_prev"], t, p)
 
 
 @_jit
 def _record_rise(s: Record, t: float, p: float) -> None:
-    s["asc_n"] = _fill_levels(s, s["asc_t"], s["asc_n"], s["bottom"], -1.0, t, p)
+    s["asc_n"] = fill_levels(
+        s["asc_t"], s["asc_n"], s["bottom"], -1.0, s["t_prev"], s["p_prev"], t, p
+    )
 
 
 @_jit
@@ -172,75 +156,6 @@ def _set_bottom(s: Record, t: float, p: float) -> None:
     s["t_bottom"] = t
     s["asc_n"] = 1
     s["asc_t"][0] = t
-
-
-@_jit
-def _level_time(table: np.ndarray, filled: int, level: float) -> float:
-    """First time a fractional level was reached, or NaN if it never was."""
-    if level < 0.0:
-        return math.nan
-    k = math.floor(level)
-    if k + 1 < filled:
-        return table[k] + (level - k) * (table[k + 1] - table[k])
-    if k < filled:
-        return table[k]
-    return math.nan
-
-
-# Candidate exponents k for motion from rest, distance ~ time**k: 1 is a steady speed,
-# 2 a steady acceleration, 3 the gentlest start of a smooth human movement.
-_EXPONENTS = (1.0, 1.5, 2.0, 2.5, 3.0)
-
-
-@_jit
-def _rest_time(
-    table: np.ndarray,
-    filled: int,
-    origin: float,
-    sign: float,
-    c: Record,
-    fallback: float,
-    lo: float,
-    hi: float,
-) -> float:
-    """When the sled was at rest at level `origin` of a crossing table.
-
-    It fits time = t0 + a * d**(1/k) to the crossing times of every millimetre d from near_mm
-    to far_mm away from `origin` (in direction `sign`), for each candidate k, and returns the
-    t0 of the best fit. Fitting many levels averages out sensor noise; trying several k keeps
-    a steady creep and a smooth start alike from being timed late or early.
-    """
-    t_near = _level_time(table, filled, origin + sign * c["near_mm"])
-    if math.isnan(t_near):
-        return fallback
-    distance = np.arange(int(c["near_mm"]), int(c["far_mm"]) + 1).astype(np.float64)
-    crossed = np.empty_like(distance)
-    for i in range(distance.size):
-        crossed[i] = _level_time(table, filled, origin + sign * distance[i])
-    known = ~np.isnan(crossed)
-    distance, crossed = distance[known], crossed[known]
-    best_t0, best_error = t_near, math.inf
-    for k in _EXPONENTS:
-        x = distance ** (1.0 / k)
-        # Least squares line through (x, crossed); its value at x = 0 is t0.
-        spread = np.sum((x - x.mean()) ** 2)
-        if distance.size < 3 or spread <= 0.0:
-            break
-        slope = np.sum((x - x.mean()) * (crossed - crossed.mean())) / spread
-        t0 = crossed.mean() - slope * x.mean()
-        error = np.sum((crossed - t0 - slope * x) ** 2)
-        if error < best_error:
-            best_t0, best_error = t0, error
-    # Rest lies beyond the near crossing (before it when leaving, after it when arriving), but
-    # no further than the gentlest start allowed (the largest k) puts it: noise can bend a
-    # fit, never that far.
-    t_far = _level_time(table, filled, origin + sign * c["far_mm"])
-    gentlest = (c["near_mm"] / c["far_mm"]) ** (1.0 / _EXPONENTS[-1])
-    limit = t_near + (t_near - t_far) * gentlest / (1.0 - gentlest)
-    if math.isnan(limit):
-        limit = t_near
-    best_t0 = min(max(best_t0, min(t_near, limit)), max(t_near, limit))
-    return min(hi, max(lo, best_t0))
 
 
 @_jit
@@ -286,70 +201,7 @@ def _restart_tracking(s: Record) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Smoothing
-
-
-@_jit
-def _smooth_push(s: Record, x_sled: float, x_lumbar: float, x_sacral: float) -> None:
-    """Slide the moving-average window by one sample; NaN (dropped) samples do not count."""
-    w = s["window"]
-    i = s["ring_i"]
-    ring_sled, ring_lumbar, ring_sacral = s["ring_sled"], s["ring_lumbar"], s["ring_sacral"]
-    if s["ring_n"] == w:
-        old = ring_sled[i]
-        if not math.isnan(old):
-            s["sum_sled"] -= old
-            s["n_sled"] -= 1
-        old = ring_lumbar[i]
-        if not math.isnan(old):
-            s["sum_lumbar"] -= old
-            s["n_lumbar"] -= 1
-        old = ring_sacral[i]
-        if not math.isnan(old):
-            s["sum_sacral"] -= old
-            s["n_sacral"] -= 1
-    else:
-        s["ring_n"] += 1
-    ring_sled[i] = x_sled
-    ring_lumbar[i] = x_lumbar
-    ring_sacral[i] = x_sacral
-    if not math.isnan(x_sled):
-        s["sum_sled"] += x_sled
-        s["n_sled"] += 1
-    if not math.isnan(x_lumbar):
-        s["sum_lumbar"] += x_lumbar
-        s["n_lumbar"] += 1
-    if not math.isnan(x_sacral):
-        s["sum_sacral"] += x_sacral
-        s["n_sacral"] += 1
-    s["ring_i"] = (i + 1) % w
-
-
-@_jit
-def _window(smoothing_s: float, hz: float) -> int:
-    """Samples in the smoothing window. At least three where three still span about the
-    smoothing time (from 15 Hz up at 0.1 s), so that the trimmed mean can out-vote a wild one;
-    below that, stretching the window would flatten the bottom of a fast rep."""
-    window = max(1, round(smoothing_s * hz))
-    if window < 3 and 3.0 / hz <= 2.0 * smoothing_s:
-        window = 3
-    return min(RING, window)
-
-
-@_jit
-def _robust_mean(ring: np.ndarray, filled: int, total: float, count: int) -> float:
-    """Mean of the window without its highest and lowest sample, so that one wild sample
-    moves nothing; NaN when the window holds no sample at all."""
-    if count < 3:
-        return total / count if count > 0 else math.nan
-    lo, hi = math.inf, -math.inf
-    for k in range(filled):
-        x = ring[k]
-        if x < lo:
-            lo = x
-        if x > hi:
-            hi = x
-    return (total - lo - hi) / (count - 2)
+# Speed
 
 
 @_jit
@@ -477,7 +329,7 @@ def _track_next_start(s: Record, c: Record, t: float, p: float, lumbar: float) -
 def _start_descent(s: Record, c: Record, out: Events, n: int) -> int:
     """The sled went rep_min_mm below the top: this is a rep. Time its start, emit held faults."""
     rest = _rest_level(s, c)
-    s["t_start"] = _rest_time(
+    s["t_start"] = rest_time(
         s["desc_t"], s["desc_n"], rest - s["top"], 1.0, c, s["t_top"], -math.inf, math.inf
     )
     s["rep_top"] = rest
@@ -497,7 +349,7 @@ def _start_ascent(
     """The sled came back return_min_mm from the bottom: time the bottom, judge the descent."""
     depth = s["bottom"] - s["top"]  # the crossing table counts from the top
     t_deepest = s["t_bottom"]
-    s["t_bottom"] = _rest_time(
+    s["t_bottom"] = rest_time(
         s["desc_t"], s["desc_n"], depth, -1.0, c, t_deepest, -math.inf, t_deepest
     )
     s["phase"] = ASCENT
@@ -515,8 +367,8 @@ def _start_ascent(
 def _finish_rep(s: Record, c: Record, out: Events, n: int) -> int:
     """Report the rep: it has returned to the top and stopped, or the next descent began."""
     rise = s["bottom"] - s["top"]
-    t_end = _rest_time(s["asc_t"], s["asc_n"], rise, -1.0, c, s["t_top"], -math.inf, s["t_top"])
-    t_leave = _rest_time(s["asc_t"], s["asc_n"], 0.0, 1.0, c, s["t_bottom"], s["t_bottom"], t_end)
+    t_end = rest_time(s["asc_t"], s["asc_n"], rise, -1.0, c, s["t_top"], -math.inf, s["t_top"])
+    t_leave = rest_time(s["asc_t"], s["asc_n"], 0.0, 1.0, c, s["t_bottom"], s["t_bottom"], t_end)
     if n < out.shape[0]:
         row = out[n]
         row[0] = EV_REP
@@ -678,22 +530,19 @@ def step(
     if hz != s["hz"] or s["window"] == 0:
         # After a restart, or at a new rate (which changes what a window of samples means).
         s["hz"] = hz
-        s["window"] = _window(c["smoothing_s"], hz)
-        s["ring_i"] = s["ring_n"] = 0
-        s["sum_sled"] = s["sum_lumbar"] = s["sum_sacral"] = 0.0
-        s["n_sled"] = s["n_lumbar"] = s["n_sacral"] = 0
+        smoothing.restart(s, smoothing.window_size(c["smoothing_s"], hz, RING))
         s["hist_i"] = s["hist_n"] = 0
     has_sacral = sacral.shape[0] > 0
     for i in range(sled.shape[0]):
         t_raw = t0 + i * dt
-        _smooth_push(s, sled[i], lumbar[i], sacral[i] if has_sacral else math.nan)
+        smoothing.push(s, sled[i], lumbar[i], sacral[i] if has_sacral else math.nan)
         s["last_t"] = t_raw
         filled = s["ring_n"]
-        p = _robust_mean(s["ring_sled"], filled, s["sum_sled"], s["n_sled"])
+        p = smoothing.trimmed_mean(s["ring_sled"], filled, s["sum_sled"], s["n_sled"])
         if math.isnan(p):
             continue
-        lumbar_s = _robust_mean(s["ring_lumbar"], filled, s["sum_lumbar"], s["n_lumbar"])
-        sacral_s = _robust_mean(s["ring_sacral"], filled, s["sum_sacral"], s["n_sacral"])
+        lumbar_s = smoothing.trimmed_mean(s["ring_lumbar"], filled, s["sum_lumbar"], s["n_lumbar"])
+        sacral_s = smoothing.trimmed_mean(s["ring_sacral"], filled, s["sum_sacral"], s["n_sacral"])
         t = t_raw - 0.5 * (filled - 1) * dt
         n = _on_sample(s, c, out, n, t, t_raw, p, lumbar_s, sacral_s)
     return n
