@@ -4,6 +4,7 @@ reports made up for the code that reads them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -70,6 +71,31 @@ class Track:
         n = round(seconds * self.hz)
         tau = np.arange(1, n + 1) / n
         return self._append(self.position + delta_mm * shape(tau))
+
+    def move_for(self, delta_mm: float, seconds: float, shape: Shape = cosine) -> Track:
+        """Like `move`, but lasting exactly `seconds` from the last sample, however they fall
+        between samples (the sample after the end is already at rest), so that a sweep of
+        `seconds` changes the signal smoothly rather than a sample at a time."""
+        n = math.ceil(seconds * self.hz - 1e-9)
+        tau = np.minimum(1.0, np.arange(1, n + 1) / (seconds * self.hz))
+        return self._append(self.position + delta_mm * shape(tau))
+
+    def dip(self, seconds: float, share: float) -> Track:
+        """Hold still while the back presses only `share` of its load for exactly `seconds`,
+        starting a third of a sample period after the next sample begins. Each sample reads
+        the mean over its own period, as an integrating sensor would, so the samples at the
+        dip's edges read a mix."""
+        dt = 1.0 / self.hz
+        start = dt / 3.0
+        n = math.ceil((start + seconds) * self.hz) + 1
+        begins = np.arange(n) * dt
+        inside = np.clip(
+            np.minimum(begins + dt, start + seconds) - np.maximum(begins, start), 0, dt
+        )
+        pos = np.full(n, self.position)
+        full = self.baseline_kpa * self.seated * self.back(pos)
+        mixed = full + (self.baseline_kpa * self.seated * share - full) * inside / dt
+        return self._append(pos, mixed)
 
     def rep(
         self,

@@ -6,19 +6,21 @@ against. It is pure: all of a machine's memory is one fixed-size structured reco
 findings leave through a preallocated event array. docs/DETECTION.md explains the method.
 
 Positions are sled millimetres from lockout, so "deeper" means larger. Every signal is smoothed
-with a trimmed moving average, and each smoothed sample is stamped with the centre of its
+over a moving window (smoothing.py), and each smoothed sample is stamped with the centre of its
 window so that smoothing delays no reported time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numba
 import numpy as np
 
 from gymfloor.detector import smoothing
-from gymfloor.detector.timing import fill_levels, rest_time
+from gymfloor.detector.timing import between, crossing_fraction, fill_levels, rest_time
 
 RING = 256  # smoothing window slots: 0.25 s at 1000 Hz
 HISTORY = 256  # smoothed positions kept for the descent speed
@@ -50,15 +52,16 @@ STATE_DTYPE = np.dtype(
         ("ring_sled", "f8", (RING,)),
         ("ring_lumbar", "f8", (RING,)),
         ("ring_sacral", "f8", (RING,)),
+        ("sorted_lumbar", "f8", (RING,)),  # the lumbar window's valid samples, in order
         ("sum_sled", "f8"),
-        ("sum_lumbar", "f8"),
         ("sum_sacral", "f8"),
         ("n_sled", "i8"),
         ("n_lumbar", "i8"),
         ("n_sacral", "i8"),
-        # Previous smoothed position, for sub-sample level crossings.
+        # The previous smoothed sample, for sub-sample level crossings.
         ("p_prev", "f8"),
         ("t_prev", "f8"),
+        ("lumbar_prev", "f8"),
         # Descent speed.
         ("hist_i", "i8"),
         ("hist_n", "i8"),
@@ -100,7 +103,23 @@ STATE_DTYPE = np.dtype(
     ]
 )
 
-_jit = numba.njit(cache=True, nogil=True)
+# numba throws a cached function away when the function's own file changes, but not when code
+# it calls from another file does. The kernel compiles in smoothing.py and timing.py, so their
+# digest is recorded here: while they differ from it the kernel is compiled afresh at every
+# start (slow, never stale), and tests/unit/test_kernel_state.py asks for the digest to be
+# brought up to date, which changes this file and so renews its cache.
+HELPERS_DIGEST = "9231d01a42d26386"
+
+
+def helpers_digest() -> str:
+    """Digest of the source of the modules the kernel compiles in."""
+    digest = hashlib.sha256()
+    for name in ("smoothing.py", "timing.py"):
+        digest.update(Path(__file__).with_name(name).read_bytes().replace(b"\r\n", b"\n"))
+    return digest.hexdigest()[:16]
+
+
+_jit = numba.njit(cache=helpers_digest() == HELPERS_DIGEST, nogil=True)
 
 Record = np.void  # one element of a structured array: a machine's state, or the thresholds
 Events = np.ndarray  # (rows, EVENT_WIDTH) float64
@@ -188,6 +207,7 @@ def _restart_tracking(s: Record) -> None:
     s["window"] = 0  # the next batch starts the smoothing windows afresh
     s["p_prev"] = math.nan
     s["t_prev"] = math.nan
+    s["lumbar_prev"] = math.nan
     s["still_lo"] = math.nan
     s["still_hi"] = math.nan
     s["still_since"] = math.nan
@@ -198,26 +218,6 @@ def _restart_tracking(s: Record) -> None:
     s["asc_n"] = 0
     s["anchor_lumbar"] = math.nan
     _reset_rep_stats(s)
-
-
-# ---------------------------------------------------------------------------------------------
-# Speed
-
-
-@_jit
-def _descent_speed(s: Record, c: Record, t: float, p: float) -> float:
-    """Speed over the last speed window, in mm/s deeper; also remembers this sample."""
-    k = min(HISTORY - 1, max(1, round(c["speed_window_s"] * s["hz"])))
-    i = s["hist_i"]
-    s["hist_p"][i] = p
-    s["hist_t"][i] = t
-    s["hist_i"] = (i + 1) % HISTORY
-    s["hist_n"] = min(HISTORY, s["hist_n"] + 1)
-    if s["hist_n"] <= k:
-        return 0.0
-    j = (i - k) % HISTORY
-    dt = t - s["hist_t"][j]
-    return (p - s["hist_p"][j]) / dt if dt > 0.0 else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,6 +235,40 @@ def _fault(s: Record, out: Events, n: int, bit: int, t: float) -> int:
 
 
 @_jit
+def _judge_back(
+    s: Record,
+    c: Record,
+    out: Events,
+    n: int,
+    t: float,
+    t_raw: float,
+    p: float,
+    ratio: float,
+    ratio_before: float,
+) -> int:
+    """The lumbar rules. A ratio threshold is crossed somewhere between two samples: the
+    crossing is placed on the straight line between them, else the tilt onset's position and
+    a lift-off's duration would each be off by up to a sample (at 50 Hz, 20 ms and, near the
+    bottom of a rep, about 2 mm)."""
+    s["min_ratio"] = min(s["min_ratio"], ratio)
+    if ratio < c["tilt_ratio"] and math.isnan(s["onset"]):
+        s["onset"] = between(
+            s["p_prev"], p, crossing_fraction(ratio_before, ratio, c["tilt_ratio"])
+        )
+    crossed_at = between(s["t_prev"], t, crossing_fraction(ratio_before, ratio, c["liftoff_ratio"]))
+    if ratio < c["liftoff_ratio"]:
+        if math.isnan(s["liftoff_since"]):
+            s["liftoff_since"] = crossed_at
+        lasted = t - s["liftoff_since"]
+    else:  # the back came back: the lift-off lasted until it crossed the ratio again
+        lasted = crossed_at - s["liftoff_since"]
+        s["liftoff_since"] = math.nan
+    if lasted >= c["liftoff_min_s"] - 1e-9:  # NaN (no lift-off) compares false
+        n = _fault(s, out, n, LIFTOFF, t_raw)
+    return n
+
+
+@_jit
 def _judge(
     s: Record,
     c: Record,
@@ -249,18 +283,7 @@ def _judge(
 ) -> int:
     """Apply the fault rules to one smoothed sample of the current (or prospective) rep."""
     if not math.isnan(lumbar) and not math.isnan(base) and base > 0.0:
-        ratio = lumbar / base
-        s["min_ratio"] = min(s["min_ratio"], ratio)
-        if ratio < c["tilt_ratio"] and math.isnan(s["onset"]):
-            s["onset"] = p
-        if ratio < c["liftoff_ratio"]:
-            if math.isnan(s["liftoff_since"]):
-                s["liftoff_since"] = t
-            # A sample stands for 1/hz of time, so n samples below last n/hz.
-            if t - s["liftoff_since"] + 1.0 / s["hz"] >= c["liftoff_min_s"] - 1e-9:
-                n = _fault(s, out, n, LIFTOFF, t_raw)
-        else:
-            s["liftoff_since"] = math.nan
+        n = _judge_back(s, c, out, n, t, t_raw, p, lumbar / base, s["lumbar_prev"] / base)
     if (not math.isnan(s["onset"]) and p > s["onset"] + c["excess_mm"]) or (
         not math.isnan(s["depth_limit"]) and p > s["depth_limit"]
     ):
@@ -418,7 +441,7 @@ def _on_sample(
         lo = hi = p
         s["still_since"] = t
     s["still_lo"], s["still_hi"] = lo, hi
-    speed = _descent_speed(s, c, t, p)
+    speed = smoothing.descent_speed(s, c["speed_window_s"], t, p)
     pads_empty = _pads_empty_for(s, t, lumbar, sacral, c) >= c["empty_s"]
     phase = s["phase"]
 
@@ -467,6 +490,7 @@ def _on_sample(
 
     s["p_prev"] = p
     s["t_prev"] = t
+    s["lumbar_prev"] = lumbar
     return n
 
 
@@ -531,7 +555,6 @@ def step(
         # After a restart, or at a new rate (which changes what a window of samples means).
         s["hz"] = hz
         smoothing.restart(s, smoothing.window_size(c["smoothing_s"], hz, RING))
-        s["hist_i"] = s["hist_n"] = 0
     has_sacral = sacral.shape[0] > 0
     for i in range(sled.shape[0]):
         t_raw = t0 + i * dt
@@ -541,7 +564,7 @@ def step(
         p = smoothing.trimmed_mean(s["ring_sled"], filled, s["sum_sled"], s["n_sled"])
         if math.isnan(p):
             continue
-        lumbar_s = smoothing.trimmed_mean(s["ring_lumbar"], filled, s["sum_lumbar"], s["n_lumbar"])
+        lumbar_s = smoothing.median(s["sorted_lumbar"], s["n_lumbar"])
         sacral_s = smoothing.trimmed_mean(s["ring_sacral"], filled, s["sum_sacral"], s["n_sacral"])
         t = t_raw - 0.5 * (filled - 1) * dt
         n = _on_sample(s, c, out, n, t, t_raw, p, lumbar_s, sacral_s)

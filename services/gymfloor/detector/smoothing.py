@@ -1,7 +1,16 @@
 """The moving windows that smooth each signal before any rule sees it.
 
 These work on a machine's record (kernel.STATE_DTYPE): its rings of the last `window` raw
-samples per channel and their running sums and counts. Compiled with numba like the kernel.
+samples per channel, their running sums and counts, the lumbar window kept in order, and the
+recent smoothed positions the descent speed is measured over. Compiled with numba like the
+kernel.
+
+The sled position and the seat pad are averaged (leaving out the highest and the lowest
+sample). The lumbar pressure takes the window's median instead: the back can leave the pad in
+one step, and a mean turns a step into a ramp as long as the window, so a threshold between
+the two levels would be crossed up to half a window early or late depending on where it lies
+between them. The median of a step steps at the step's own time, whatever the threshold, and
+on a steady slope it is the centre sample, as the mean is.
 """
 
 from __future__ import annotations
@@ -29,28 +38,27 @@ def window_size(smoothing_s: float, hz: float, ring: int) -> int:
 
 @_jit
 def restart(s: Record, window: int) -> None:
-    """Empty the windows: the next sample starts them afresh."""
+    """Empty the windows (and the speed history): the next sample starts them afresh."""
     s["window"] = window
     s["ring_i"] = s["ring_n"] = 0
-    s["sum_sled"] = s["sum_lumbar"] = s["sum_sacral"] = 0.0
+    s["sum_sled"] = s["sum_sacral"] = 0.0
     s["n_sled"] = s["n_lumbar"] = s["n_sacral"] = 0
+    s["hist_i"] = s["hist_n"] = 0
 
 
 @_jit
 def push(s: Record, x_sled: float, x_lumbar: float, x_sacral: float) -> None:
-    """Slide the moving-average window by one sample; NaN (dropped) samples do not count."""
+    """Slide the windows by one sample; NaN (dropped) samples do not count."""
     w = s["window"]
     i = s["ring_i"]
     ring_sled, ring_lumbar, ring_sacral = s["ring_sled"], s["ring_lumbar"], s["ring_sacral"]
+    old_lumbar = math.nan
     if s["ring_n"] == w:
         old = ring_sled[i]
         if not math.isnan(old):
             s["sum_sled"] -= old
             s["n_sled"] -= 1
-        old = ring_lumbar[i]
-        if not math.isnan(old):
-            s["sum_lumbar"] -= old
-            s["n_lumbar"] -= 1
+        old_lumbar = ring_lumbar[i]
         old = ring_sacral[i]
         if not math.isnan(old):
             s["sum_sacral"] -= old
@@ -60,12 +68,10 @@ def push(s: Record, x_sled: float, x_lumbar: float, x_sacral: float) -> None:
     ring_sled[i] = x_sled
     ring_lumbar[i] = x_lumbar
     ring_sacral[i] = x_sacral
+    s["n_lumbar"] = _replace_sorted(s["sorted_lumbar"], s["n_lumbar"], old_lumbar, x_lumbar)
     if not math.isnan(x_sled):
         s["sum_sled"] += x_sled
         s["n_sled"] += 1
-    if not math.isnan(x_lumbar):
-        s["sum_lumbar"] += x_lumbar
-        s["n_lumbar"] += 1
     if not math.isnan(x_sacral):
         s["sum_sacral"] += x_sacral
         s["n_sacral"] += 1
@@ -86,3 +92,65 @@ def trimmed_mean(ring: np.ndarray, filled: int, total: float, count: int) -> flo
         if x > hi:
             hi = x
     return (total - lo - hi) / (count - 2)
+
+
+@_jit
+def median(ordered: np.ndarray, count: int) -> float:
+    """Median of the first `count` values of an ordered array; NaN if there are none."""
+    if count == 0:
+        return math.nan
+    half = count // 2
+    if count % 2:
+        return ordered[half]
+    return 0.5 * (ordered[half - 1] + ordered[half])
+
+
+@_jit
+def _replace_sorted(ordered: np.ndarray, count: int, old: float, new: float) -> int:
+    """Keep `ordered[:count]` sorted as `old` leaves the window and `new` enters it (either
+    may be NaN: none). Returns the new count. A signal that changes little between samples
+    moves the entry a slot or two, so this costs less than scanning the window."""
+    if math.isnan(old):
+        if math.isnan(new):
+            return count
+        i = count  # a free slot at the end
+        count += 1
+    else:
+        # Where `old` sits: the first entry not below it (it is there, bit for bit).
+        lo, hi = 0, count - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ordered[mid] < old:
+                lo = mid + 1
+            else:
+                hi = mid
+        i = lo
+        if math.isnan(new):
+            ordered[i : count - 1] = ordered[i + 1 : count]
+            return count - 1
+    # Slide the free slot at i to where `new` belongs.
+    while i > 0 and ordered[i - 1] > new:
+        ordered[i] = ordered[i - 1]
+        i -= 1
+    while i + 1 < count and ordered[i + 1] < new:
+        ordered[i] = ordered[i + 1]
+        i += 1
+    ordered[i] = new
+    return count
+
+
+@_jit
+def descent_speed(s: Record, window_s: float, t: float, p: float) -> float:
+    """Speed over the last `window_s`, in mm/s deeper; also remembers this smoothed sample."""
+    history = s["hist_p"].shape[0]
+    k = min(history - 1, max(1, round(window_s * s["hz"])))
+    i = s["hist_i"]
+    s["hist_p"][i] = p
+    s["hist_t"][i] = t
+    s["hist_i"] = (i + 1) % history
+    s["hist_n"] = min(history, s["hist_n"] + 1)
+    if s["hist_n"] <= k:
+        return 0.0
+    j = (i - k) % history
+    dt = t - s["hist_t"][j]
+    return (p - s["hist_p"][j]) / dt if dt > 0.0 else 0.0

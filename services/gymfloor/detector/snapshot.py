@@ -8,11 +8,14 @@ go of each machine as soon as it is written). Either way what is kept is the sta
 when the snapshot was taken.
 
 A machine pickles compactly (`pack_state`): of its two crossing-time tables (16 KiB of its
-state) only the levels the current rep has reached are kept.
+state) only the levels the current rep has reached are kept. The bytes are only meaningful in
+the state layout that wrote them, so they start with a mark of it: a machine saved by a
+version with another layout starts afresh, as after a gap, instead of being misread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import threading
 from collections.abc import Iterator
@@ -38,6 +41,7 @@ def _table(name: str) -> tuple[int, int]:
     return offset, offset + dtype.itemsize
 
 
+_LAYOUT = hashlib.sha256(str(kernel.STATE_DTYPE.descr).encode()).digest()[:8]
 _DESC, _DESC_END = _table("desc_t")
 _ASC, _ASC_END = _table("asc_t")
 _LEVEL_BYTES = (_DESC_END - _DESC) // kernel.LEVELS
@@ -50,13 +54,15 @@ def pack_state(state: np.ndarray) -> bytes:
     desc = int(state["desc_n"][0]) * _LEVEL_BYTES
     asc = int(state["asc_n"][0]) * _LEVEL_BYTES
     parts = (raw[: _DESC + desc], raw[_DESC_END : _ASC + asc], raw[_ASC_END:])
-    return b"".join(part.tobytes() for part in parts)
+    return _LAYOUT + b"".join(part.tobytes() for part in parts)
 
 
 def unpack_state(packed: bytes) -> np.ndarray:
+    if packed[: len(_LAYOUT)] != _LAYOUT:
+        return kernel.new_state()  # another version's layout: start afresh
     state = np.zeros(1, dtype=kernel.STATE_DTYPE)
     raw = state.view(np.uint8)
-    source = np.frombuffer(packed, dtype=np.uint8)
+    source = np.frombuffer(packed, dtype=np.uint8, offset=len(_LAYOUT))
     raw[:_DESC] = source[:_DESC]  # the level counts come before their tables
     at = _DESC + int(state["desc_n"][0]) * _LEVEL_BYTES
     raw[_DESC:at] = source[_DESC:at]

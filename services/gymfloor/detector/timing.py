@@ -27,6 +27,23 @@ def crossing_time(t_prev: float, p_prev: float, t: float, p: float, level: float
 
 
 @_jit
+def crossing_fraction(before: float, now: float, level: float) -> float:
+    """How far (0..1) from the previous sample to this one a signal going from `before` to
+    `now` passed `level`: 1 (this sample) if `before` is unknown or already past it."""
+    if math.isnan(before) or (before - level) * (now - level) > 0.0 or before == now:
+        return 1.0
+    return (level - before) / (now - before)
+
+
+@_jit
+def between(previous: float, current: float, fraction: float) -> float:
+    """The value `fraction` of the way from the previous sample's to this one's."""
+    if fraction >= 1.0:
+        return current  # also when there was no previous sample (NaN)
+    return previous + fraction * (current - previous)
+
+
+@_jit
 def fill_levels(
     table: np.ndarray,
     filled: int,
