@@ -108,7 +108,7 @@ STATE_DTYPE = np.dtype(
 # digest is recorded here: while they differ from it the kernel is compiled afresh at every
 # start (slow, never stale), and tests/unit/test_kernel_state.py asks for the digest to be
 # brought up to date, which changes this file and so renews its cache.
-HELPERS_DIGEST = "9231d01a42d26386"
+HELPERS_DIGEST = "64dc08eafcc11737"
 
 
 def helpers_digest() -> str:
@@ -243,27 +243,30 @@ def _judge_back(
     t: float,
     t_raw: float,
     p: float,
-    ratio: float,
-    ratio_before: float,
+    lumbar: float,
+    base: float,
 ) -> int:
     """The lumbar rules. A ratio threshold is crossed somewhere between two samples: the
     crossing is placed on the straight line between them, else the tilt onset's position and
     a lift-off's duration would each be off by up to a sample (at 50 Hz, 20 ms and, near the
     bottom of a rep, about 2 mm)."""
+    ratio = lumbar / base
+    before = s["lumbar_prev"] / base
     s["min_ratio"] = min(s["min_ratio"], ratio)
     if ratio < c["tilt_ratio"] and math.isnan(s["onset"]):
-        s["onset"] = between(
-            s["p_prev"], p, crossing_fraction(ratio_before, ratio, c["tilt_ratio"])
-        )
-    crossed_at = between(s["t_prev"], t, crossing_fraction(ratio_before, ratio, c["liftoff_ratio"]))
+        s["onset"] = between(s["p_prev"], p, crossing_fraction(before, ratio, c["tilt_ratio"]))
     if ratio < c["liftoff_ratio"]:
         if math.isnan(s["liftoff_since"]):
-            s["liftoff_since"] = crossed_at
+            crossed = crossing_fraction(before, ratio, c["liftoff_ratio"])
+            s["liftoff_since"] = between(s["t_prev"], t, crossed)
         lasted = t - s["liftoff_since"]
-    else:  # the back came back: the lift-off lasted until it crossed the ratio again
-        lasted = crossed_at - s["liftoff_since"]
+    elif not math.isnan(s["liftoff_since"]):  # back above: it lasted until the crossing
+        crossed = crossing_fraction(before, ratio, c["liftoff_ratio"])
+        lasted = between(s["t_prev"], t, crossed) - s["liftoff_since"]
         s["liftoff_since"] = math.nan
-    if lasted >= c["liftoff_min_s"] - 1e-9:  # NaN (no lift-off) compares false
+    else:
+        return n
+    if lasted >= c["liftoff_min_s"] - 1e-9:
         n = _fault(s, out, n, LIFTOFF, t_raw)
     return n
 
@@ -283,7 +286,7 @@ def _judge(
 ) -> int:
     """Apply the fault rules to one smoothed sample of the current (or prospective) rep."""
     if not math.isnan(lumbar) and not math.isnan(base) and base > 0.0:
-        n = _judge_back(s, c, out, n, t, t_raw, p, lumbar / base, s["lumbar_prev"] / base)
+        n = _judge_back(s, c, out, n, t, t_raw, p, lumbar, base)
     if (not math.isnan(s["onset"]) and p > s["onset"] + c["excess_mm"]) or (
         not math.isnan(s["depth_limit"]) and p > s["depth_limit"]
     ):
@@ -432,7 +435,6 @@ def _on_sample(
     t_raw: float,
     p: float,
     lumbar: float,
-    sacral: float,
 ) -> int:
     """Advance the state machine by one smoothed sample."""
     # Still: every position since still_since lies within a band still_mm wide.
@@ -442,7 +444,7 @@ def _on_sample(
         s["still_since"] = t
     s["still_lo"], s["still_hi"] = lo, hi
     speed = smoothing.descent_speed(s, c["speed_window_s"], t, p)
-    pads_empty = _pads_empty_for(s, t, lumbar, sacral, c) >= c["empty_s"]
+    pads_empty = _pads_empty_for(s, t, lumbar, c) >= c["empty_s"]
     phase = s["phase"]
 
     if phase == TOP:
@@ -495,15 +497,19 @@ def _on_sample(
 
 
 @_jit
-def _pads_empty_for(s: Record, t: float, lumbar: float, sacral: float, c: Record) -> float:
-    """How long both pads (just the back pad on a machine without a seat pad) have been empty."""
-    seat_empty = math.isnan(sacral) or sacral < c["empty_kpa"]
-    if math.isnan(lumbar) or lumbar >= c["empty_kpa"] or not seat_empty:
-        s["empty_since"] = math.nan
-        return 0.0
-    if math.isnan(s["empty_since"]):
-        s["empty_since"] = t
-    return t - s["empty_since"]
+def _pads_empty_for(s: Record, t: float, lumbar: float, c: Record) -> float:
+    """How long both pads (just the back pad on a machine without a seat pad) have been empty.
+    The seat pad is smoothed only when the back pad is empty, the one time it matters."""
+    if not math.isnan(lumbar) and lumbar < c["empty_kpa"]:
+        sacral = smoothing.trimmed_mean(
+            s["ring_sacral"], s["ring_n"], s["sum_sacral"], s["n_sacral"]
+        )
+        if math.isnan(sacral) or sacral < c["empty_kpa"]:
+            if math.isnan(s["empty_since"]):
+                s["empty_since"] = t
+            return t - s["empty_since"]
+    s["empty_since"] = math.nan
+    return 0.0
 
 
 @_jit
@@ -565,9 +571,8 @@ def step(
         if math.isnan(p):
             continue
         lumbar_s = smoothing.median(s["sorted_lumbar"], s["n_lumbar"])
-        sacral_s = smoothing.trimmed_mean(s["ring_sacral"], filled, s["sum_sacral"], s["n_sacral"])
         t = t_raw - 0.5 * (filled - 1) * dt
-        n = _on_sample(s, c, out, n, t, t_raw, p, lumbar_s, sacral_s)
+        n = _on_sample(s, c, out, n, t, t_raw, p, lumbar_s)
     return n
 
 

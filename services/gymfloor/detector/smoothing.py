@@ -75,7 +75,7 @@ def push(s: Record, x_sled: float, x_lumbar: float, x_sacral: float) -> None:
     if not math.isnan(x_sacral):
         s["sum_sacral"] += x_sacral
         s["n_sacral"] += 1
-    s["ring_i"] = (i + 1) % w
+    s["ring_i"] = _next_slot(i, w)
 
 
 @_jit
@@ -108,34 +108,27 @@ def median(ordered: np.ndarray, count: int) -> float:
 @_jit
 def _replace_sorted(ordered: np.ndarray, count: int, old: float, new: float) -> int:
     """Keep `ordered[:count]` sorted as `old` leaves the window and `new` enters it (either
-    may be NaN: none). Returns the new count. A signal that changes little between samples
-    moves the entry a slot or two, so this costs less than scanning the window."""
-    if math.isnan(old):
-        if math.isnan(new):
-            return count
-        i = count  # a free slot at the end
-        count += 1
-    else:
-        # Where `old` sits: the first entry not below it (it is there, bit for bit).
-        lo, hi = 0, count - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if ordered[mid] < old:
-                lo = mid + 1
-            else:
-                hi = mid
-        i = lo
-        if math.isnan(new):
-            ordered[i : count - 1] = ordered[i + 1 : count]
-            return count - 1
-    # Slide the free slot at i to where `new` belongs.
-    while i > 0 and ordered[i - 1] > new:
-        ordered[i] = ordered[i - 1]
-        i -= 1
-    while i + 1 < count and ordered[i + 1] < new:
-        ordered[i] = ordered[i + 1]
-        i += 1
-    ordered[i] = new
+    may be NaN: none). Returns the new count. Positions are found by counting the entries
+    below each value: over the few samples of a window a loop with no branch to mispredict
+    measured faster than a binary search."""
+    if math.isnan(old) and math.isnan(new):
+        return count
+    i = count  # the slot `old` frees (the first entry equal to it), or a new one at the end
+    j = 0  # where `new` goes: the number of entries below it
+    for k in range(count):
+        i -= ordered[k] >= old  # never true for a NaN `old`
+        j += ordered[k] < new
+    if math.isnan(new):
+        j = count
+    count += math.isnan(old) - math.isnan(new)
+    if j > i:  # above the freed slot: the entries in between move down one
+        for k in range(i, j - 1):
+            ordered[k] = ordered[k + 1]
+        ordered[j - 1] = new  # a NaN `new` lands past the (shorter) end
+    else:  # at or below it: they move up one
+        for k in range(i, j, -1):
+            ordered[k] = ordered[k - 1]
+        ordered[j] = new
     return count
 
 
@@ -147,10 +140,17 @@ def descent_speed(s: Record, window_s: float, t: float, p: float) -> float:
     i = s["hist_i"]
     s["hist_p"][i] = p
     s["hist_t"][i] = t
-    s["hist_i"] = (i + 1) % history
+    s["hist_i"] = _next_slot(i, history)
     s["hist_n"] = min(history, s["hist_n"] + 1)
     if s["hist_n"] <= k:
         return 0.0
-    j = (i - k) % history
+    j = i - k if i >= k else i - k + history
     dt = t - s["hist_t"][j]
     return (p - s["hist_p"][j]) / dt if dt > 0.0 else 0.0
+
+
+@_jit
+def _next_slot(i: int, size: int) -> int:
+    """The ring slot after `i`: a comparison, where a modulo by a size known only at run time
+    would be an integer division, several times slower."""
+    return i + 1 if i + 1 < size else 0
