@@ -28,7 +28,13 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
 
-from gymfloor.contract import MachineKey, TelemetryBatch, decode_telemetry
+from gymfloor.contract import (
+    MachineKey,
+    TelemetryBatch,
+    TelemetryPayload,
+    decode_telemetry,
+    encode_payload,
+)
 from gymfloor.detector import Detector
 from gymfloor_edge.simulator import Imperfections, SimulationPlan, simulate
 
@@ -48,8 +54,9 @@ def batch_streams(seconds: float, batch_s: float = 0.1) -> list[list[TelemetryBa
     )
     streams: dict[str, list[TelemetryBatch]] = {}
     for message in simulate(plan).messages:
-        if message.topic.endswith("/telemetry"):
-            streams.setdefault(message.topic, []).append(decode_telemetry(message.payload))
+        if isinstance(message.payload, TelemetryPayload):
+            batch = decode_telemetry(encode_payload(message.payload))
+            streams.setdefault(message.topic, []).append(batch)
     per_machine = int(seconds / batch_s)
     return [batches[:per_machine] for batches in streams.values()]
 

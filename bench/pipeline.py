@@ -96,6 +96,7 @@ def simulated_streams(distinct: int, seed: int) -> list[list[Batch]]:
 
     Noisy sensors, nulls, wild samples and agent reboots as the simulator makes them, but every
     batch is published once: the broker here is real, and its job is delivery."""
+    from gymfloor.contract import TelemetryPayload, encode_payload
     from gymfloor_edge.simulator import Imperfections, SimulationPlan, simulate
 
     plan = SimulationPlan(
@@ -111,12 +112,8 @@ def simulated_streams(distinct: int, seed: int) -> list[list[Batch]]:
     for message in simulate(plan).messages:
         if message.topic.endswith("/telemetry"):
             p = message.payload
-            batch = Batch(
-                json.dumps(p, separators=(",", ":")).encode(),
-                str(p["boot"]),
-                int(str(p["seq"])),
-                len(p["sled_mm"]),  # type: ignore[arg-type]
-            )
+            assert isinstance(p, TelemetryPayload)
+            batch = Batch(encode_payload(p), str(p.boot), p.seq, len(p.sled_mm))
             streams.setdefault(message.topic, []).append(batch)
     return list(streams.values())
 

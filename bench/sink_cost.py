@@ -21,13 +21,13 @@ Prints the median microseconds per message of each way, the ratio to
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from gymfloor.contract import encode_payload
 from gymfloor.detector import Detector, warm_up
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     plan = SimulationPlan(seed=9, machines=args.machines, visits=args.visits)
-    messages = [(m.topic, json.dumps(m.payload).encode(), m.t) for m in simulate(plan).messages]
+    messages = [(m.topic, encode_payload(m.payload), m.t) for m in simulate(plan).messages]
     warm_up()
     print(f"{len(messages)} messages from {args.machines} machines; trace at {args.trace_hz} Hz")
     times: dict[str, list[float]] = {

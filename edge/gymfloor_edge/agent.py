@@ -7,13 +7,12 @@ which keeps them on disk until the broker has them.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
 
-from gymfloor.contract import MachineChannel, MachineKey
+from gymfloor.contract import VERSION, MachineChannel, MachineKey, TelemetryPayload, encode_payload
 from gymfloor_edge.driver import Frame, SensorDriver, SessionChange
 from gymfloor_edge.uplink import Uplink
 
@@ -74,7 +73,7 @@ class EdgeAgent:
                     break
                 if isinstance(reading, SessionChange):
                     self._send_batch()  # what happened before the event goes first
-                    payload = json.dumps(reading.payload()).encode()
+                    payload = encode_payload(reading.payload())
                     self.uplink.send(self.machine.topic(MachineChannel.SESSION), payload)
                 else:
                     self._add(reading)
@@ -117,23 +116,20 @@ class EdgeAgent:
         batch, self._pending = self._pending, None
         if batch is None:
             return
-        payload: dict[str, object] = {
-            "v": 1,
-            "seq": self.seq,
-            "boot": self.boot,
-            "t0": round(batch.t0, 4),
-            "hz": batch.hz,
-            "sled_mm": batch.sled_mm,
-            "lumbar_kpa": batch.lumbar_kpa,
-        }
-        if batch.sacral_kpa is not None:
-            payload["sacral_kpa"] = batch.sacral_kpa
-        if batch.load_kg is not None:
-            payload["load_kg"] = batch.load_kg
+        payload = TelemetryPayload(
+            v=VERSION,
+            seq=self.seq,
+            boot=self.boot,
+            t0=round(batch.t0, 4),
+            hz=batch.hz,
+            sled_mm=batch.sled_mm,
+            lumbar_kpa=batch.lumbar_kpa,
+            sacral_kpa=batch.sacral_kpa,
+            load_kg=batch.load_kg,
+        )
         self.seq += 1
         self.batches += 1
-        encoded = json.dumps(payload, separators=(",", ":")).encode()
-        self.uplink.send(self.machine.topic(MachineChannel.TELEMETRY), encoded)
+        self.uplink.send(self.machine.topic(MachineChannel.TELEMETRY), encode_payload(payload))
 
 
 def _close_when(stopping: threading.Event, driver: SensorDriver) -> None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
+
+from gymfloor.contract import VERSION, SessionPayload
 
 
 @dataclass(frozen=True, slots=True)
 class Frame:
     """Consecutive samples: sample `i` was taken at `t0 + i / hz` (Unix seconds, the device's
-    clock). `None` is a sample the sensor failed to deliver. A frame may hold a single sample."""
+    clock). `None` (or NaN) is a sample the sensor failed to deliver. A frame may hold a single
+    sample."""
 
     t0: float
     hz: float
@@ -51,14 +54,16 @@ class SessionChange:
     load_kg: float | None = None
     depth_limit_mm: float | None = None
 
-    def payload(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"v": 1, "event": self.event, "t": self.t}
-        body["session_id"] = self.session_id
-        for name in ("member_id", "load_kg", "depth_limit_mm"):
-            value = getattr(self, name)
-            if value is not None:
-                body[name] = value
-        return body
+    def payload(self) -> SessionPayload:
+        return SessionPayload(
+            v=VERSION,
+            event=self.event,
+            t=self.t,
+            session_id=self.session_id,
+            member_id=self.member_id,
+            load_kg=self.load_kg,
+            depth_limit_mm=self.depth_limit_mm,
+        )
 
 
 class SensorDriver(Protocol):

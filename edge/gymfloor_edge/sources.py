@@ -11,21 +11,22 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from gymfloor.contract import (
     BadLine,
+    ContractError,
     MachineChannel,
     MachineKey,
+    Payload,
+    SessionPayload,
+    TelemetryPayload,
     TopicError,
-    decode_session,
-    decode_telemetry,
     parse_machine_topic,
     read_recording,
 )
-from gymfloor.contract.payloads import ContractError
+from gymfloor.contract.payloads import decode_payload
 from gymfloor_edge.driver import Frame, SessionChange
 from gymfloor_edge.simulator import Imperfections, Member, script_machine
 from gymfloor_edge.simulator.transport import publish_machine
@@ -77,7 +78,7 @@ def _simulated_visits(
 ) -> Iterator[Frame | SessionChange]:
     hz = float(rng.choice((50.0, 100.0, 200.0)))
     sensors_only = Imperfections(lost=0.0, duplicated=0.0, restarts=0.0)
-    key = MachineKey("sim", machine_id)  # the simulator writes topics; only channels are read back
+    key = MachineKey("sim", machine_id)  # the simulator needs topics; only payloads are read here
     start = time.time()
     # One visit at a time, so memory stays small however long it runs; numbered from the start
     # time, so that sessions of another run against the same store get other ids.
@@ -87,61 +88,59 @@ def _simulated_visits(
         )
         messages = publish_machine(rng, key, script, start, hz, 0.1, sensors_only)
         messages.sort(key=lambda m: m.t)
-        yield from _readings((m.topic, m.payload) for m in messages)
+        yield from _readings(m.payload for m in messages)
         start = script.t_end
 
 
 def recording_driver(path: Path, machine_id: str, speed: float = 1.0) -> ScriptedDriver:
     """One machine's readings from a recording, at the times they were recorded with. Raises
     LookupError if the recording has none of that machine's messages."""
-    messages: list[tuple[str, dict[str, Any]]] = []
+    payloads: list[Payload] = []
     with path.open("rb") as lines:
         for item in read_recording(lines):
             if isinstance(item, BadLine):
                 continue
-            try:
-                key, _ = parse_machine_topic(item.topic)
-            except TopicError:
+            try:  # the machine's telemetry and session events; the rest, and the invalid, not
+                key, channel = parse_machine_topic(item.topic)
+                if key.machine_id != machine_id:
+                    continue
+                if channel is MachineChannel.TELEMETRY:
+                    payloads.append(decode_payload(TelemetryPayload, item.payload))
+                elif channel is MachineChannel.SESSION:
+                    payloads.append(decode_payload(SessionPayload, item.payload))
+            except (TopicError, ContractError):
                 continue
-            if key.machine_id == machine_id:
-                messages.append((item.topic, item.payload))
-    if not messages:
+    if not payloads:
         raise LookupError(f"{path} holds no messages of machine {machine_id}")
-    return ScriptedDriver(_readings(messages), speed, to_now=False)
+    return ScriptedDriver(_readings(payloads), speed, to_now=False)
 
 
-def _readings(messages: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Frame | SessionChange]:
-    """Telemetry and session messages as a driver would have produced them: in time order, once
-    each. The rest, and anything invalid, is left out."""
+def _readings(payloads: Iterable[Payload]) -> Iterator[Frame | SessionChange]:
+    """Valid telemetry and session payloads as a driver would have produced them: in time
+    order, once each."""
     sensed_until = float("-inf")
-    for topic, payload in messages:
-        try:
-            channel = parse_machine_topic(topic)[1]
-            if channel is MachineChannel.TELEMETRY:
-                batch = decode_telemetry(payload)
-                if batch.t0 < sensed_until - 0.5 / batch.hz:
-                    continue  # a repeat or a late arrival: the network's doing, not the sensors'
-                sensed_until = batch.t0 + batch.duration_s
-                yield Frame(
-                    batch.t0,
-                    batch.hz,
-                    payload["sled_mm"],
-                    payload["lumbar_kpa"],
-                    payload.get("sacral_kpa"),
-                    batch.load_kg,
-                )
-            elif channel is MachineChannel.SESSION:
-                event = decode_session(payload)
-                yield SessionChange(
-                    event.event,
-                    event.t,
-                    event.session_id,
-                    event.member_id,
-                    event.load_kg,
-                    event.depth_limit_mm,
-                )
-        except (ContractError, TopicError):
-            continue
+    for payload in payloads:
+        if isinstance(payload, TelemetryPayload):
+            if payload.t0 < sensed_until - 0.5 / payload.hz:
+                continue  # a repeat or a late arrival: the network's doing, not the sensors'
+            sensed_until = payload.t0 + len(payload.sled_mm) / payload.hz
+            yield Frame(
+                payload.t0,
+                payload.hz,
+                payload.sled_mm,
+                payload.lumbar_kpa,
+                payload.sacral_kpa,
+                payload.load_kg,
+            )
+        elif isinstance(payload, SessionPayload):
+            yield SessionChange(
+                payload.event,
+                payload.t,
+                payload.session_id,
+                payload.member_id,
+                payload.load_kg,
+                payload.depth_limit_mm,
+            )
 
 
 def _due(reading: Frame | SessionChange) -> float:

@@ -8,26 +8,27 @@ has been acknowledged again, so resent messages always go out ahead of newer one
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 
-from gymfloor.contract import MachineChannel, MachineKey
+from gymfloor.contract import VERSION, MachineChannel, MachineKey, StatusPayload, encode_payload
 from gymfloor.mqtt import MqttOptions, new_client, start
 from gymfloor_edge.outbox import Outbox
 
 log = logging.getLogger("gymfloor.edge")
 
 
-def status_payload(state: str, t: float | None = None) -> bytes:
-    body: dict[str, object] = {"v": 1, "state": state}
-    if t is not None:
-        body["t"] = round(t, 3)
-    return json.dumps(body).encode()
+Presence = Literal["online", "offline"]
+
+
+def status_payload(state: Presence, t: float | None = None) -> bytes:
+    rounded = None if t is None else round(t, 3)
+    return encode_payload(StatusPayload(v=VERSION, state=state, t=rounded))
 
 
 class Uplink:
@@ -88,7 +89,9 @@ class Uplink:
         self.outbox.close()
 
     @staticmethod
-    def _announce(client: mqtt.Client, machine: MachineKey, state: str) -> mqtt.MQTTMessageInfo:
+    def _announce(
+        client: mqtt.Client, machine: MachineKey, state: Presence
+    ) -> mqtt.MQTTMessageInfo:
         """Presence goes around the outbox: only the latest matters, and the broker keeps it."""
         status = status_payload(state, time.time())
         return client.publish(machine.topic(MachineChannel.STATUS), status, qos=1, retain=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from gymfloor.contract import BadLine, ContractError, RepReport, TopicError, read_recording
+from gymfloor.contract import ContractError, RepReport, TopicError, decode_line
 from gymfloor.detector import Detector, DetectorOutput
 from gymfloor.dispatch import dispatch
 
@@ -30,20 +30,28 @@ def analyze(
     """Yield the rep reports of a recording, in the order the reps complete. A line that is
     not a valid message goes to `on_skip(line_no, reason)` and the rest is still analysed."""
     counts = counts if counts is not None else AnalysisCounts()
-    for item in read_recording(lines):
-        counts.lines = item.line_no
-        if isinstance(item, BadLine):
-            counts.skipped += 1
-            on_skip(item.line_no, item.reason)
-            continue
+    # The loop runs once per message: it reads lines itself rather than through
+    # read_recording's items, and does nothing for the many messages that complete no rep.
+    for line_no, raw in enumerate(lines, start=1):
         try:
-            outputs = dispatch(detector, item.topic, item.payload).outputs
+            message = decode_line(raw)
+        except ContractError as exc:
+            counts.lines = line_no
+            counts.skipped += 1
+            on_skip(line_no, exc.reason)
+            continue
+        if message is None:  # a blank line
+            continue
+        counts.lines = line_no
+        try:
+            outputs = dispatch(detector, message.topic, message.payload).outputs
         except (ContractError, TopicError) as exc:
             counts.skipped += 1
-            on_skip(item.line_no, f"{item.topic}: {exc}")
+            on_skip(line_no, f"{message.topic}: {exc}")
             continue
         counts.messages += 1
-        yield from _reports(outputs, counts)
+        if outputs:
+            yield from _reports(outputs, counts)
         if counts.messages % EVICT_EVERY == 0:
             yield from _reports(detector.evict_idle(detector.clock), counts)
     yield from _reports(detector.flush(), counts)

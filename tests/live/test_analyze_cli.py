@@ -104,7 +104,9 @@ def test_malformed_lines_are_reported_by_number_and_skipped(
     done = gymfloor("analyze", str(bad))
     assert done.returncode == 0
     assert "line 6 skipped: not JSON" in done.stderr
-    assert "line 10 skipped: gymfloor/v1/g1/lp-01/telemetry: seq: Field required" in done.stderr
+    assert "line 10 skipped: gymfloor/v1/g1/lp-01/telemetry: seq: Missing required field" in (
+        done.stderr
+    )
     assert "line 13 skipped: not a JSON object" in done.stderr
     assert "line 16 skipped: elsewhere/x" in done.stderr
     assert "4 skipped" in done.stderr

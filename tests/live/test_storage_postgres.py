@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from gymfloor.contract import Fault
+from gymfloor.contract import Fault, encode_payload
 from gymfloor.detector import Detector
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
@@ -36,7 +36,7 @@ def changes() -> Changes:
     """Everything the real pipeline derives from a simulated floor, as ingest would write it."""
     pipeline = Pipeline(Detector(), AlertPolicy(), trace_hz=10.0)
     for m in simulate(SimulationPlan(seed=21, machines=2, visits=4, members=2)).messages:
-        pipeline.handle(m.topic, json.dumps(m.payload).encode(), m.t, live=False)
+        pipeline.handle(m.topic, encode_payload(m.payload), m.t, live=False)
     produced = pipeline.take_changes()
     assert produced.reports and produced.alerts and produced.sessions and produced.trace
     return produced

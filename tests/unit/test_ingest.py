@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gymfloor.contract import Fault, MachineKey, Severity
+from gymfloor.contract import Fault, MachineKey, Severity, encode_payload
 from gymfloor.detector import Detector, FaultDetected, kernel
 from gymfloor.detector.snapshot import MachinesSnapshot, pack_state, unpack_state
 from gymfloor.ingest.alerts import AlertPolicy
@@ -32,7 +32,7 @@ KEY = MachineKey("g1", "lp-01")
 @pytest.fixture(scope="module")
 def messages() -> list[tuple[str, bytes]]:
     simulation = simulate(SimulationPlan(seed=5, machines=2, visits=1))
-    return [(m.topic, json.dumps(m.payload).encode()) for m in simulation.messages]
+    return [(m.topic, encode_payload(m.payload)) for m in simulation.messages]
 
 
 def run(pipeline: Pipeline, messages: list[tuple[str, bytes]], live: bool = True) -> list[Outgoing]:

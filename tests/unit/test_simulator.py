@@ -4,12 +4,17 @@ anonymous use, and imperfect delivery, all reproducible from a seed."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import numpy as np
 
-from gymfloor.contract import Fault, decode_session, decode_telemetry
-from gymfloor_edge.simulator import Imperfections, SimulationPlan, simulate
+from gymfloor.contract import (
+    Fault,
+    TelemetryPayload,
+    decode_session,
+    decode_telemetry,
+    encode_payload,
+)
+from gymfloor_edge.simulator import Imperfections, Simulation, SimulationPlan, simulate
 from gymfloor_edge.simulator.members import Style, judge, plan_rep, random_member
 
 PLAN = SimulationPlan(seed=5, machines=4, visits=2)
@@ -26,34 +31,39 @@ def test_messages_are_valid_contract_payloads_in_arrival_order() -> None:
     assert [m.t for m in sim.messages] == sorted(m.t for m in sim.messages)
     for message in sim.messages:
         if message.topic.endswith("/telemetry"):
-            decode_telemetry(message.payload)
+            decode_telemetry(encode_payload(message.payload))
         else:
-            decode_session(message.payload)
+            decode_session(encode_payload(message.payload))
 
 
 def test_delivery_is_imperfect_as_asked() -> None:
     sim = simulate(PLAN)
-    batches = [m for m in sim.messages if m.topic.endswith("/telemetry")]
-    telemetry: list[dict[str, Any]] = [m.payload for m in batches]
-    deliveries = Counter((m.topic, m.payload["boot"], m.payload["seq"]) for m in batches)
+    telemetry = telemetry_of(sim)
+    deliveries = Counter(
+        (m.topic, m.payload.boot, m.payload.seq)
+        for m in sim.messages
+        if isinstance(m.payload, TelemetryPayload)
+    )
     assert any(n > 1 for n in deliveries.values())  # repeated deliveries
-    assert any(None in p["sled_mm"] for p in telemetry)  # dropped samples
-    assert {p["hz"] for p in telemetry} <= {50.0, 100.0, 200.0}
+    assert any(None in p.sled_mm for p in telemetry)  # dropped samples
+    assert {p.hz for p in telemetry} <= {50.0, 100.0, 200.0}
     perfect = simulate(
         SimulationPlan(seed=5, machines=4, visits=2, imperfections=Imperfections.none())
     )
-    perfect_telemetry: list[dict[str, Any]] = [
-        m.payload for m in perfect.messages if m.topic.endswith("/telemetry")
-    ]
-    assert not any(None in p["sled_mm"] for p in perfect_telemetry)
+    perfect_telemetry = telemetry_of(perfect)
+    assert not any(None in p.sled_mm for p in perfect_telemetry)
 
-    def unchanged_share(payloads: list[dict[str, Any]]) -> float:
+    def unchanged_share(payloads: list[TelemetryPayload]) -> float:
         """How often a sled reading repeats the one before: a still sled without noise."""
-        sled = [x for p in payloads for x in p["sled_mm"] if x is not None]
+        sled = [x for p in payloads for x in p.sled_mm if x is not None]
         return float(np.mean(np.diff(sled) == 0.0))
 
     assert unchanged_share(perfect_telemetry) > 3 * unchanged_share(telemetry)
-    assert len({(p["boot"], p["seq"]) for p in perfect_telemetry}) == len(perfect_telemetry)
+    assert len({(p.boot, p.seq) for p in perfect_telemetry}) == len(perfect_telemetry)
+
+
+def telemetry_of(simulation: Simulation) -> list[TelemetryPayload]:
+    return [m.payload for m in simulation.messages if isinstance(m.payload, TelemetryPayload)]
 
 
 def test_every_style_yields_its_faults() -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gymfloor.contract import Fault
+from gymfloor.contract import VERSION, Fault, SessionPayload
 from gymfloor_edge.simulator.members import (
     STYLE_WEIGHTS,
     Member,
@@ -57,7 +57,7 @@ class LabelledRep:
 @dataclass(frozen=True, slots=True)
 class SessionEvent:
     t: float
-    payload: dict[str, object]
+    payload: SessionPayload
 
 
 @dataclass(slots=True)
@@ -97,20 +97,16 @@ def script_machine(
         checked_in = rng.random() < 0.8
         session_id = f"s-{machine_id}-{visit}" if checked_in else None
         load = float(rng.choice([60, 80, 100, 120, 140, 160, 200]))
-        if checked_in:
-            script.events.append(
-                SessionEvent(
-                    t,
-                    {
-                        "v": 1,
-                        "event": "start",
-                        "t": round(t, 3),
-                        "session_id": session_id,
-                        "member_id": member.member_id,
-                        "load_kg": load,
-                    },
-                )
+        if session_id is not None:
+            check_in = SessionPayload(
+                v=VERSION,
+                event="start",
+                t=round(t, 3),
+                session_id=session_id,
+                member_id=member.member_id,
+                load_kg=load,
             )
+            script.events.append(SessionEvent(t, check_in))
             t += rng.uniform(0.5, 2.0)
         script.loads.append((t, load))
         visit_start = t
@@ -140,20 +136,12 @@ def script_machine(
                 t += member.top_pause_s * rng.uniform(0.8, 1.2)
             if set_no + 1 < n_sets:
                 t = _rest(rng, script, t)
-                if checked_in and rng.random() < 0.5:
+                if session_id is not None and rng.random() < 0.5:
                     load = float(load + rng.choice([-20, 20, 40]))
-                    script.events.append(
-                        SessionEvent(
-                            t,
-                            {
-                                "v": 1,
-                                "event": "load",
-                                "t": round(t, 3),
-                                "session_id": session_id,
-                                "load_kg": load,
-                            },
-                        )
+                    change = SessionPayload(
+                        v=VERSION, event="load", t=round(t, 3), session_id=session_id, load_kg=load
                     )
+                    script.events.append(SessionEvent(t, change))
                     script.loads.append((t, load))
         t = _stand_up(rng, script, t)
         script.timeline.baseline.append(
@@ -165,19 +153,10 @@ def script_machine(
             )
         )
         script.sacral_kpa.append((visit_start - 5.0, t + 5.0, member.sacral_kpa))
-        if checked_in:
+        if session_id is not None:
             t += rng.uniform(0.5, 2.0)
-            script.events.append(
-                SessionEvent(
-                    t,
-                    {
-                        "v": 1,
-                        "event": "end",
-                        "t": round(t, 3),
-                        "session_id": session_id,
-                    },
-                )
-            )
+            check_out = SessionPayload(v=VERSION, event="end", t=round(t, 3), session_id=session_id)
+            script.events.append(SessionEvent(t, check_out))
         t += rng.uniform(4.0, 12.0)
     script.t_end = t
     return script

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gymfloor.contract import MachineChannel, MachineKey
+from gymfloor.contract import VERSION, MachineChannel, MachineKey, Payload, TelemetryPayload
 from gymfloor_edge.simulator.scenario import MachineScript
 
 
@@ -31,7 +31,7 @@ class Imperfections:
 class Published:
     t: float
     topic: str
-    payload: dict[str, object]
+    payload: Payload
 
 
 def publish_machine(
@@ -63,9 +63,12 @@ def publish_machine(
     sled[wild] += rng.choice([-1.0, 1.0], wild.sum()) * rng.uniform(10.0, 40.0, wild.sum())
     wild = rng.random(n) < imperfect.spike
     lumbar[wild] = rng.uniform(0.0, 2.0, wild.sum()) * lumbar[wild]
-    channels = {"sled_mm": (sled, 1), "lumbar_kpa": (lumbar, 2)}
-    if script.has_seat_pad:
-        channels["sacral_kpa"] = (sacral, 2)
+
+    def chunk(values: np.ndarray, digits: int, start: int, stop: int) -> list[float | None]:
+        rounded: list[float | None] = np.round(values[start:stop], digits).tolist()
+        for i in np.flatnonzero(rng.random(stop - start) < imperfect.dropout):
+            rounded[i] = None
+        return rounded
 
     out = [
         Published(event.t, key.topic(MachineChannel.SESSION), event.payload)
@@ -80,21 +83,22 @@ def publish_machine(
         if restart_at is not None and start >= restart_at:
             boot, seq, restart_at = f"{rng.integers(16**6):06x}", 0, None
         stop = min(n, start + per_batch)
-        payload: dict[str, object] = {
-            "v": 1,
-            "seq": seq,
-            "boot": boot,
-            "t0": round(float(t[start]), 4),
-            "hz": hz,
-        }
-        for name, (values, digits) in channels.items():
-            chunk = np.round(values[start:stop], digits).tolist()
-            for i in np.flatnonzero(rng.random(stop - start) < imperfect.dropout):
-                chunk[i] = None
-            payload[name] = chunk
+        # In this order, which the drop-outs drawn from the seed follow.
+        sled_mm = chunk(sled, 1, start, stop)
+        lumbar_kpa = chunk(lumbar, 2, start, stop)
+        sacral_kpa = chunk(sacral, 2, start, stop) if script.has_seat_pad else None
         loaded = np.searchsorted(load_at, t[start], side="right") - 1
-        if loaded >= 0 and seated[start] > 0.5:
-            payload["load_kg"] = script.loads[loaded][1]
+        payload = TelemetryPayload(
+            v=VERSION,
+            seq=seq,
+            boot=boot,
+            t0=round(float(t[start]), 4),
+            hz=hz,
+            sled_mm=sled_mm,
+            lumbar_kpa=lumbar_kpa,
+            sacral_kpa=sacral_kpa,
+            load_kg=script.loads[loaded][1] if loaded >= 0 and seated[start] > 0.5 else None,
+        )
         seq += 1
         arrival = float(t[stop - 1]) + rng.uniform(0.005, 0.05)
         if rng.random() >= imperfect.lost:

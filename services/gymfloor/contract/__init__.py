@@ -2,15 +2,25 @@
 
 from gymfloor.contract.outbound import Feedback, Rejected, Severity, StaffAlert
 from gymfloor.contract.payloads import (
+    VERSION,
     ContractError,
+    Payload,
     SessionPayload,
     StatusPayload,
     TelemetryBatch,
+    TelemetryPayload,
     decode_session,
     decode_status,
     decode_telemetry,
+    encode_payload,
 )
-from gymfloor.contract.recording import BadLine, RecordedMessage, encode_line, read_recording
+from gymfloor.contract.recording import (
+    BadLine,
+    RecordedMessage,
+    decode_line,
+    encode_line,
+    read_recording,
+)
 from gymfloor.contract.report import FAULT_LABELS, Fault, RepReport
 from gymfloor.contract.topics import (
     ID_PATTERN,
@@ -27,12 +37,14 @@ __all__ = [
     "FAULT_LABELS",
     "ID_PATTERN",
     "INGEST_CHANNELS",
+    "VERSION",
     "BadLine",
     "ContractError",
     "Fault",
     "Feedback",
     "MachineChannel",
     "MachineKey",
+    "Payload",
     "RecordedMessage",
     "Rejected",
     "RepReport",
@@ -41,12 +53,15 @@ __all__ = [
     "StaffAlert",
     "StatusPayload",
     "TelemetryBatch",
+    "TelemetryPayload",
     "TopicError",
     "alerts_topic",
+    "decode_line",
     "decode_session",
     "decode_status",
     "decode_telemetry",
     "encode_line",
+    "encode_payload",
     "machine_filter",
     "parse_machine_topic",
     "read_recording",
