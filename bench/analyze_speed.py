@@ -1,79 +1,170 @@
-"""End-to-end speed of `gymfloor analyze` on a large recording, as a user runs it.
+"""End-to-end speed of `gymfloor analyze` on a 25 MB recording, as a user runs it.
 
-Writes a recording of 30 simulated machines (3 members each) with `gymfloor simulate`, then
-times `gymfloor analyze` on it and on its first 50 lines (which is the start-up cost: imports
-and loading the compiled kernel), and prints medians, messages per second net of start-up,
-and the peak memory of the process.
+Writes a recording with `gymfloor simulate` (26 machines, 3 members each: about 25 MB), then
+times, alternating, repeat after repeat, each way of analysing it on the whole recording and
+on its first 50 lines (which is the start-up cost: imports and loading the compiled kernel):
 
-    python bench/analyze_speed.py [--machines 30] [--visits 3] [--repeats 3]
+- `command`: `gymfloor analyze REC -o OUT`, this checkout's;
+- `lean`: the same analysis with only what analysis needs: `gymfloor.analyze.write_reports`
+  from a short script (LEAN below; docs/PERFORMANCE.md says what the command must change);
+- `against`, with `--against PATH`: another checkout's `gymfloor` command (e.g. the main
+  branch's `.venv/bin/gymfloor`), for figures before and after a change, in one sitting.
+
+Prints medians of wall time, start-up, samples per second end to end and net of start-up, CPU
+time (user + system, less disturbed than wall time by other work on the machine) and peak
+memory, and checks that every way wrote the same reports.
+
+    python bench/analyze_speed.py [--machines 26] [--visits 3] [--repeats 5] [--against PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from gymfloor.contract import (
+    BadLine,
+    MachineChannel,
+    TelemetryPayload,
+    parse_machine_topic,
+    read_recording,
+)
+from gymfloor.contract.payloads import decode_payload
+
 GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
+STARTUP_LINES = 50
+
+LEAN = """
+import sys
+from gymfloor.analyze import write_reports
+from gymfloor.detector import Detector
+detector = Detector()  # the default thresholds: the bench sets no GYMFLOOR_DETECTOR__*
+with open(sys.argv[1], "rb") as source, open(sys.argv[3], "w") as sink:  # REC -o OUT
+    write_reports(source, sink, detector, lambda n, why: print(n, why, file=sys.stderr))
+"""
 
 
-def timed(*args: str) -> tuple[float, float]:
-    """Wall seconds and the process's own peak resident memory in MiB."""
+@dataclass
+class Way:
+    name: str
+    command: list[str]
+    """Run with the recording and the reports file appended."""
+    whole: list[tuple[float, float, float]] = field(default_factory=list)
+    startup: list[tuple[float, float, float]] = field(default_factory=list)
+    """(wall s, CPU s, peak MiB) per run."""
+
+
+def timed(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and the peak resident memory (MiB) of one run."""
     start = time.perf_counter()
-    process = subprocess.Popen([GYMFLOOR, *args], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"gymfloor {' '.join(args)} failed with {process.returncode}")
-    return elapsed, usage.ru_maxrss / 1024
+    assert process.stderr is not None
+    errors = process.stderr.read().decode()
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{' '.join(command)} failed:\n{errors}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def simulate(path: Path, machines: int, visits: int) -> None:
+    command = [GYMFLOOR, "simulate", "--seed", "9", "--machines", str(machines)]
+    command += ["--visits", str(visits), "-o", str(path)]
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def count_samples(path: Path) -> tuple[int, int]:
+    """Messages and telemetry samples in the recording (repeated deliveries included)."""
+    messages = samples = 0
+    with path.open("rb") as lines:
+        for item in read_recording(lines):
+            if isinstance(item, BadLine):
+                continue
+            messages += 1
+            if parse_machine_topic(item.topic)[1] is MachineChannel.TELEMETRY:
+                samples += len(decode_payload(TelemetryPayload, item.payload).sled_mm)
+    return messages, samples
+
+
+def median(runs: list[tuple[float, float, float]], index: int) -> float:
+    return statistics.median(run[index] for run in runs)
+
+
+def report(ways: list[Way], samples: int, repeats: int) -> None:
+    print(f"median of {repeats} runs each, the ways alternating")
+    head = ("way", "wall", "start-up", "end to end", "net", "CPU", "peak")
+    print(
+        f"  {head[0]:10s} {head[1]:>8s} {head[2]:>9s} {head[3]:>13s} {head[4]:>13s} "
+        f"{head[5]:>8s} {head[6]:>8s}"
+    )
+    for way in ways:
+        wall, startup = median(way.whole, 0), median(way.startup, 0)
+        print(
+            f"  {way.name:10s} {wall:7.2f}s {startup:8.2f}s "
+            f"{samples / wall / 1e6:7.2f} M/s   {samples / (wall - startup) / 1e6:7.2f} M/s  "
+            f"{median(way.whole, 1):6.2f}s {max(r[2] for r in way.whole):5.0f} MiB"
+        )
+    print("  end to end: samples / wall time; net: samples / (wall time - start-up)")
+    print("per run, wall seconds (whole recording / first lines):")
+    for way in ways:
+        pairs = zip(way.whole, way.startup, strict=True)
+        runs = ", ".join(f"{whole[0]:.2f}/{first[0]:.2f}" for whole, first in pairs)
+        print(f"  {way.name:10s} {runs}")
+    if len(ways) > 2:
+        this, before = ways[0], ways[-1]
+        ratio = median(before.whole, 0) / median(this.whole, 0)
+        cpu_ratio = median(before.whole, 1) / median(this.whole, 1)
+        startup_ratio = median(before.startup, 0) / median(this.startup, 0)
+        print(
+            f"against / command: {ratio:.2f}x the wall time, {cpu_ratio:.2f}x the CPU time, "
+            f"{startup_ratio:.2f}x the start-up"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--machines", type=int, default=30)
+    parser.add_argument("--machines", type=int, default=26)
     parser.add_argument("--visits", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--against", help="another checkout's gymfloor command, to compare")
     args = parser.parse_args()
 
+    ways = [
+        Way("command", [GYMFLOOR, "analyze"]),
+        Way("lean", [sys.executable, "-c", LEAN]),
+    ]
+    if args.against:
+        ways.append(Way("against", [args.against, "analyze"]))
     with tempfile.TemporaryDirectory() as folder:
         big, small = Path(folder, "big.jsonl"), Path(folder, "small.jsonl")
-        subprocess.run(
-            [
-                GYMFLOOR,
-                "simulate",
-                "--seed",
-                "9",
-                "--machines",
-                str(args.machines),
-                "--visits",
-                str(args.visits),
-                "-o",
-                str(big),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        lines = big.read_text().splitlines(keepends=True)
-        small.write_text("".join(lines[:50]))
-        out = Path(folder, "reports.jsonl")
-        big_runs = [timed("analyze", str(big), "-o", str(out)) for _ in range(args.repeats)]
-        small_runs = [timed("analyze", str(small)) for _ in range(args.repeats)]
-        reports = len(out.read_text().splitlines())
-
-    whole = statistics.median(t for t, _ in big_runs)
-    startup = statistics.median(t for t, _ in small_runs)
-    size_mb = sum(len(line) for line in lines) / 1e6
-    print(f"recording: {len(lines)} messages, {size_mb:.1f} MB, {reports} rep reports")
-    print(f"analyze, whole recording      {whole:6.2f} s   (median of {args.repeats})")
-    print(f"analyze, first 50 lines       {startup:6.2f} s   start-up")
-    print(f"net rate                      {len(lines) / (whole - startup):8.0f} messages/s")
-    print(f"peak memory                   {max(m for _, m in big_runs):6.0f} MiB")
+        simulate(big, args.machines, args.visits)
+        with big.open("rb") as lines:
+            small.write_bytes(b"".join(itertools.islice(lines, STARTUP_LINES)))
+        messages, samples = count_samples(big)
+        outputs = {way.name: Path(folder, f"{way.name}.jsonl") for way in ways}
+        first = Path(folder, "first.jsonl")
+        for _ in range(args.repeats):
+            for way in ways:
+                way.whole.append(timed([*way.command, str(big), "-o", str(outputs[way.name])]))
+                way.startup.append(timed([*way.command, str(small), "-o", str(first)]))
+        reports = {name: path.read_bytes() for name, path in outputs.items()}
+        size_mb = big.stat().st_size / 1e6
+    count = reports["command"].count(b"\n")
+    same = all(text == reports["command"] for text in reports.values())
+    print(
+        f"recording: {messages} messages, {samples} samples, {size_mb:.1f} MB; "
+        f"{count} rep reports, {'the same' if same else 'NOT THE SAME'} from every way"
+    )
+    report(ways, samples, args.repeats)
 
 
 if __name__ == "__main__":

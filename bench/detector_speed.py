@@ -1,4 +1,4 @@
-"""Detector-core throughput, and the cost of validating a payload.
+"""Detector-core throughput.
 
 Feeds 1,000 machines at 100 Hz in 10-sample batches, interleaved as a broker delivers them,
 through `Detector.telemetry` on one core, and prints samples per second. Side by side, in the
@@ -10,7 +10,7 @@ same run, two per-sample Python loops over the same batches:
 - a floor: only the least any per-sample Python loop must do (a moving average of three
   channels and one threshold test), in plain floats and lists, detecting nothing.
 
-Then the cost per message of decoding and validating a telemetry payload, next to json.loads.
+What decoding a payload costs before the detector sees it: bench/decode_speed.py.
 
     python bench/detector_speed.py [--machines 1000] [--seconds 20] [--repeats 5]
 """
@@ -18,14 +18,12 @@ Then the cost per message of decoding and validating a telemetry payload, next t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from dataclasses import replace
 
 from gymfloor.contract import (
@@ -141,35 +139,6 @@ def interpreted_rate(seconds: float, machines: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def validation_cost(repeats: int) -> tuple[float, float, int]:
-    """Median microseconds per message: decode_telemetry, and json.loads of the same bytes."""
-    payload = json.dumps(
-        {
-            "v": 1,
-            "seq": 1523,
-            "boot": "7f3a9c",
-            "t0": 1764064800.25,
-            "hz": 100.0,
-            "sled_mm": [12.1 + i for i in range(10)],
-            "lumbar_kpa": [5.21] * 9 + [None],
-            "sacral_kpa": [7.8] * 10,
-            "load_kg": 140,
-        }
-    ).encode()
-    n = 20_000
-
-    def per_message(fn: Callable[[bytes], object]) -> float:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(n):
-                fn(payload)
-            times.append((time.perf_counter() - start) / n * 1e6)
-        return statistics.median(times)
-
-    return per_message(decode_telemetry), per_message(json.loads), len(payload)
-
-
 def state_memory(streams: list[list[TelemetryBatch]], machines: int) -> float:
     """Bytes allocated per machine once every machine has state."""
     detector = Detector()
@@ -195,7 +164,6 @@ def main() -> None:
     compiled_long = detector_rate(batch_streams(args.seconds, 1.0), args.machines, args.repeats)
     minimal = minimal_loop_rate(streams, args.machines, args.repeats)
     interpreted = interpreted_rate(min(args.seconds, 10.0), args.interpreted_machines)
-    decode_us, loads_us, size = validation_cost(args.repeats)
     per_machine = state_memory(streams, args.machines)
 
     print(
@@ -218,11 +186,6 @@ def main() -> None:
             "floor: a loop that only smooths",
             f"{minimal / 1e6:8.3f} M samples/s",
             f"detector is {compiled / minimal:6.1f}x",
-        ),
-        (
-            f"payload validation ({size} B)",
-            f"{decode_us:8.2f} us/message",
-            f"json.loads alone {loads_us:.2f} us ({decode_us / loads_us:.2f}x)",
         ),
         ("detector state per machine", f"{per_machine / 1024:8.1f} KiB", ""),
     ]

@@ -1,9 +1,15 @@
-"""Offline analysis: a recording in, rep reports out, through the live service's detector."""
+"""Offline analysis: a recording in, rep reports out, through the live service's detector.
+
+`gymfloor analyze` runs in about a second on recordings of tens of megabytes, so what it
+imports counts: this module and its imports stay clear of the live services (pydantic-settings,
+MQTT, the store, the API).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from gymfloor.contract import ContractError, RepReport, TopicError, decode_line
 from gymfloor.detector import Detector, DetectorOutput
@@ -55,6 +61,21 @@ def analyze(
         if counts.messages % EVICT_EVERY == 0:
             yield from _reports(detector.evict_idle(detector.clock), counts)
     yield from _reports(detector.flush(), counts)
+
+
+def write_reports(
+    lines: Iterable[bytes],
+    sink: IO[str],
+    detector: Detector,
+    on_skip: Callable[[int, str], None],
+    counts: AnalysisCounts | None = None,
+) -> AnalysisCounts:
+    """All of `gymfloor analyze` but choosing the files and reporting: the rep reports of a
+    recording written to `sink`, one JSON object a line."""
+    counts = counts if counts is not None else AnalysisCounts()
+    for report in analyze(lines, detector, on_skip, counts):
+        sink.write(report.model_dump_json() + "\n")
+    return counts
 
 
 def _reports(outputs: list[DetectorOutput], counts: AnalysisCounts) -> Iterator[RepReport]:

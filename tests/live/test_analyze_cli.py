@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,18 @@ def test_logs_can_be_json_for_collectors(recording: tuple[Path, Path]) -> None:
     summary = json.loads(done.stderr.strip().splitlines()[-1])
     assert summary["level"] == "info" and "rep reports" in summary["msg"]
     assert summary["duplicates"] > 0 and "abandoned_reps" in summary
+
+
+def test_the_analysis_imports_nothing_of_the_live_services() -> None:
+    """The analysis loads none of the live services' libraries: each would cost start-up,
+    which is a good part of a run."""
+    code = (
+        "import sys, gymfloor.analyze; "
+        "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "gymfloor" in loaded and "numba" in loaded  # the check sees what was imported
+    live = {"pydantic_settings", "sqlalchemy", "alembic", "paho", "amqtt", "influxdb_client"}
+    assert not loaded & (live | {"fastapi", "starlette", "uvicorn", "prometheus_client", "tqdm"})

@@ -6,19 +6,27 @@ from __future__ import annotations
 import json
 import math
 
+import msgspec
+import numpy as np
 import pytest
 
 from gymfloor.contract import (
+    VERSION,
     ContractError,
     MachineChannel,
     MachineKey,
+    Payload,
+    SessionPayload,
+    StatusPayload,
+    TelemetryPayload,
     TopicError,
     decode_session,
     decode_status,
     decode_telemetry,
+    encode_payload,
     parse_machine_topic,
 )
-from gymfloor.contract.payloads import MAX_PAYLOAD_BYTES
+from gymfloor.contract.payloads import EPOCH_MAX, EPOCH_MIN, MAX_PAYLOAD_BYTES
 
 
 def batch(**changes: object) -> dict[str, object]:
@@ -223,3 +231,113 @@ def test_machine_topics_parse(channel: MachineChannel) -> None:
 def test_other_topics_are_refused(topic: str) -> None:
     with pytest.raises(TopicError):
         parse_machine_topic(topic)
+
+
+def test_null_samples_become_nan_from_json_too() -> None:
+    decoded = decode_telemetry(json.dumps(batch(sacral_kpa=[None, 7.8, None])).encode())
+    assert decoded.sacral_kpa is not None
+    assert np.isnan(decoded.sacral_kpa[[0, 2]]).all() and decoded.sacral_kpa[1] == 7.8
+    for channel in (decoded.sled_mm, decoded.lumbar_kpa, decoded.sacral_kpa):
+        assert channel.dtype == np.float64 and channel.shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        TelemetryPayload(
+            v=VERSION,
+            seq=-(2**63),
+            boot="7f3a9c",
+            t0=1764064800.25,
+            hz=1000.0,
+            sled_mm=[12.1, None, -100.0],
+            lumbar_kpa=[500.0, 5.19, None],
+            sacral_kpa=[None, None, -10.0],
+            load_kg=2000.0,
+        ),
+        TelemetryPayload(v=VERSION, seq=7, t0=EPOCH_MAX, hz=10.0, sled_mm=[1.0], lumbar_kpa=[2.0]),
+    ],
+)
+def test_encoded_telemetry_decodes_to_what_was_encoded(payload: TelemetryPayload) -> None:
+    decoded = decode_telemetry(encode_payload(payload))
+    assert (decoded.seq, decoded.boot, decoded.t0, decoded.hz, decoded.load_kg) == (
+        payload.seq,
+        payload.boot,
+        payload.t0,
+        payload.hz,
+        payload.load_kg,
+    )
+    pairs = [(decoded.sled_mm, payload.sled_mm), (decoded.lumbar_kpa, payload.lumbar_kpa)]
+    if payload.sacral_kpa is None:
+        assert decoded.sacral_kpa is None
+    else:
+        assert decoded.sacral_kpa is not None
+        pairs.append((decoded.sacral_kpa, payload.sacral_kpa))
+    for array, samples in pairs:
+        expected = [math.nan if x is None else x for x in samples]
+        np.testing.assert_array_equal(array, expected)  # NaN where the samples were null
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        SessionPayload(
+            v=VERSION,
+            event="start",
+            t=1764064790.0,
+            session_id="s-8f2",
+            member_id="m-1042",
+            load_kg=140.0,
+            depth_limit_mm=420.5,
+        ),
+        SessionPayload(v=VERSION, event="end", t=EPOCH_MIN, session_id="x" * 128),
+        StatusPayload(v=VERSION, state="online", t=1764064790.125),
+        StatusPayload(v=VERSION, state="offline"),
+    ],
+)
+def test_encoded_events_decode_to_what_was_encoded(payload: Payload) -> None:
+    encoded = encode_payload(payload)
+    decode = decode_session if isinstance(payload, SessionPayload) else decode_status
+    assert decode(encoded) == payload
+    assert b"null" not in encoded  # optional fields left at None are left out
+
+
+def test_encoding_keeps_the_contract_field_order() -> None:
+    payload = TelemetryPayload(
+        v=VERSION, seq=1, boot="b", t0=1764064800.0, hz=50.0, sled_mm=[1.0], lumbar_kpa=[2.0]
+    )
+    assert encode_payload(payload) == (
+        b'{"v":1,"seq":1,"boot":"b","t0":1764064800.0,"hz":50.0,"sled_mm":[1.0],"lumbar_kpa":[2.0]}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (batch(sled_mm=[1.0, math.nan, 3.0]), "sled_mm[1]: Expected a finite number, got NaN"),
+        (batch(t0=math.inf), "t0: Expected a finite number, got Infinity"),
+        (batch(v=True), "v: Expected `int`, got `bool`"),
+        (batch(seq=REMOVE, boot=7), "seq: Missing required field (and 1 more)"),
+        (batch(sacral_kpa=[1.0]), "payload: sacral_kpa has 1 samples, sled_mm has 3"),
+    ],
+)
+def test_objects_already_parsed_are_held_to_the_same_rules(payload: dict, reason: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode_telemetry(payload)
+    assert caught.value.reason == reason
+
+
+def test_a_payload_may_be_raw_json_from_a_recording_line() -> None:
+    raw = msgspec.Raw(json.dumps(batch()).encode())
+    assert decode_telemetry(raw).seq == 1523
+    with pytest.raises(ContractError, match="over the 65536 limit"):
+        decode_telemetry(msgspec.Raw(b" " * (MAX_PAYLOAD_BYTES + 1)))
+
+
+def test_session_and_status_reasons_name_the_field() -> None:
+    with pytest.raises(ContractError) as caught:
+        decode_session(b'{"v":1,"event":"end","t":"soon","session_id":"s","load_kg":-1}')
+    assert caught.value.reason == "t: Expected `float`, got `str` (and 1 more)"
+    with pytest.raises(ContractError) as caught:
+        decode_status(b'{"v":1,"state":"online","t":1e3}')
+    assert caught.value.reason == "t: Expected `float` >= 946684800.0"

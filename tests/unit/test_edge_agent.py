@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Iterator
 
-from gymfloor.contract import MachineKey, decode_telemetry
+import numpy as np
+
+from gymfloor.contract import MachineKey, decode_session, decode_status, decode_telemetry
 from gymfloor_edge.agent import EdgeAgent
 from gymfloor_edge.driver import Frame, SessionChange
 from gymfloor_edge.outbox import Outbox
+from gymfloor_edge.uplink import status_payload
 
 T0 = 1_764_064_800.0
 
@@ -77,3 +81,31 @@ def test_a_session_event_or_a_gap_closes_the_batch_so_nothing_is_reordered() -> 
         ("telemetry", 7),
     ]
     assert uplink.sent[3][1]["t0"] == T0 + 5.0
+
+
+def test_what_the_agent_sends_is_what_the_service_decodes() -> None:
+    check_in = SessionChange("start", T0, "s1", member_id="m1", depth_limit_mm=420.0)
+    frame = Frame(T0 + 0.1, 50.0, [10.0, None, math.nan], [5.0, 5.1, 5.2], [7.0] * 3, 140.0)
+    _, uplink = run([check_in, frame], interval=1.0)
+    (_, session), (_, telemetry) = uplink.sent
+    assert session == {
+        "v": 1,
+        "event": "start",
+        "t": T0,
+        "session_id": "s1",
+        "member_id": "m1",
+        "depth_limit_mm": 420.0,
+    }  # no load_kg: absent fields are left out, not sent as null
+    assert decode_session(json.dumps(session).encode()) == check_in.payload()
+    batch = decode_telemetry(json.dumps(telemetry).encode())
+    assert telemetry["sled_mm"] == [10.0, None, None]  # NaN goes out as null: a drop-out
+    assert batch.sled_mm[0] == 10.0 and np.isnan(batch.sled_mm[1:]).all()
+    assert batch.sacral_kpa is not None and batch.sacral_kpa.tolist() == [7.0] * 3
+    assert (batch.t0, batch.hz, batch.load_kg) == (T0 + 0.1, 50.0, 140.0)
+
+
+def test_status_payloads_decode_as_the_contract_says() -> None:
+    online = decode_status(status_payload("online", T0 + 0.12345))
+    assert (online.state, online.t) == ("online", round(T0 + 0.12345, 3))
+    will = status_payload("offline")
+    assert json.loads(will) == {"v": 1, "state": "offline"} and decode_status(will).t is None
