@@ -5,8 +5,9 @@ times, alternating, repeat after repeat, each way of analysing it on the whole r
 on its first 50 lines (which is the start-up cost: imports and loading the compiled kernel):
 
 - `command`: `gymfloor analyze REC -o OUT`, this checkout's;
-- `lean`: the same analysis with only what analysis needs: `gymfloor.analyze.write_reports`
-  from a short script (LEAN below; docs/PERFORMANCE.md says what the command must change);
+- `lean`: the command as it will run once it loads only what analysis needs (no
+  pydantic-settings): the same arguments and logging, and `gymfloor.analyze.write_reports`
+  (the script LEAN below; docs/PERFORMANCE.md says what the command must change);
 - `against`, with `--against PATH`: another checkout's `gymfloor` command (e.g. the main
   branch's `.venv/bin/gymfloor`), for figures before and after a change, in one sitting.
 
@@ -43,12 +44,20 @@ GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
 STARTUP_LINES = 50
 
 LEAN = """
-import sys
+import argparse, logging, os
 from gymfloor.analyze import write_reports
 from gymfloor.detector import Detector
+from gymfloor.logs import configure_logging
+parser = argparse.ArgumentParser()
+parser.add_argument("recording")
+parser.add_argument("-o", "--output")
+args = parser.parse_args()
+configure_logging(os.environ.get("GYMFLOOR_LOG_LEVEL", "INFO"))
 detector = Detector()  # the default thresholds: the bench sets no GYMFLOOR_DETECTOR__*
-with open(sys.argv[1], "rb") as source, open(sys.argv[3], "w") as sink:  # REC -o OUT
-    write_reports(source, sink, detector, lambda n, why: print(n, why, file=sys.stderr))
+with open(args.recording, "rb") as source, open(args.output, "w") as sink:
+    skip = lambda line_no, why: logging.warning("line %d skipped: %s", line_no, why)
+    counts = write_reports(source, sink, detector, skip)
+logging.info("analysed %d lines, %d rep reports", counts.lines, counts.reports)
 """
 
 
@@ -56,7 +65,7 @@ with open(sys.argv[1], "rb") as source, open(sys.argv[3], "w") as sink:  # REC -
 class Way:
     name: str
     command: list[str]
-    """Run with the recording and the reports file appended."""
+    """Run with `REC -o OUT` appended."""
     whole: list[tuple[float, float, float]] = field(default_factory=list)
     startup: list[tuple[float, float, float]] = field(default_factory=list)
     """(wall s, CPU s, peak MiB) per run."""

@@ -4,11 +4,12 @@ Decodes one telemetry batch of 10 samples on each of 3 channels (one `null`), as
 to ingest is, and one recording line holding that batch, as `gymfloor analyze` reads them:
 
 - `msgspec`: `decode_telemetry` (bytes to a validated struct in one pass, then numpy arrays),
-  and for the line `decode_line` then `decode_telemetry` of its raw payload;
+  and for the line `decode_line` then `decode_telemetry` of its raw payload; and the validated
+  struct alone, without the arrays;
 - `pydantic`: THE PREVIOUS IMPLEMENTATION, kept here only for comparison: the pydantic model
   gymfloor used before msgspec (`PreviousTelemetry` below, the same rules) and its
-  conversion, three numpy arrays; for the line, `json.loads` and the model from the object,
-  as `gymfloor analyze` did;
+  conversion, three numpy arrays; the validated model alone; for the line, `json.loads` and
+  the model from the object, as `gymfloor analyze` did;
 - `json.loads` alone, and msgspec's own parse into plain Python objects, as floors.
 
 The ways alternate within each repeat; the figures are medians of the repeats.
@@ -29,7 +30,7 @@ import msgspec
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gymfloor.contract import decode_line, decode_telemetry, encode_line
+from gymfloor.contract import TelemetryPayload, decode_line, decode_telemetry, encode_line
 from gymfloor.contract.payloads import (
     EPOCH_MAX,
     EPOCH_MIN,
@@ -39,6 +40,7 @@ from gymfloor.contract.payloads import (
     MAX_SAMPLES,
     SLED_MM_MAX,
     SLED_MM_MIN,
+    decode_payload,
 )
 
 PAYLOAD: dict[str, Any] = {
@@ -131,6 +133,8 @@ def main() -> None:
     ways: dict[str, Callable[[], object]] = {
         "payload, msgspec": lambda: decode_telemetry(raw),
         "payload, pydantic (previous)": lambda: previous_decode(raw),
+        "  validated struct only": lambda: decode_payload(TelemetryPayload, raw),
+        "  validated model only (previous)": lambda: PreviousTelemetry.model_validate_json(raw),
         "payload, json.loads alone": lambda: json.loads(raw),
         "payload, msgspec parse alone": lambda: msgspec.json.decode(raw),
         "line, msgspec": lambda: new_decode_line(line),
@@ -142,7 +146,7 @@ def main() -> None:
         f"median of {args.repeats} repeats of {args.number} calls"
     )
     for name, value in us.items():
-        print(f"  {name:32s} {value:6.2f} us/message")
+        print(f"  {name:34s} {value:6.2f} us/message")
     payload = us["payload, pydantic (previous)"] / us["payload, msgspec"]
     line_ratio = us["line, pydantic (previous)"] / us["line, msgspec"]
     print(f"  previous / msgspec: payload {payload:.2f}x, line {line_ratio:.2f}x")
