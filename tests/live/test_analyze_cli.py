@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import io
 import json
 import os
 import subprocess
@@ -10,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from gymfloor.analyze import write_reports
 from gymfloor.contract import Fault
+from gymfloor.detector import Detector
 from gymfloor_edge.simulator.scoring import score
 from tests.support.processes import GYMFLOOR, gymfloor
 
@@ -207,3 +211,20 @@ def test_the_analysis_imports_nothing_of_the_live_services() -> None:
     assert "gymfloor" in loaded and "numba" in loaded  # the check sees what was imported
     live = {"pydantic_settings", "sqlalchemy", "alembic", "paho", "amqtt", "influxdb_client"}
     assert not loaded & (live | {"fastapi", "starlette", "uvicorn", "prometheus_client", "tqdm"})
+
+
+def test_the_analysis_function_writes_what_the_command_writes(
+    recording: tuple[Path, Path],
+) -> None:
+    """`write_reports`, which the command is to call, gives the command's output exactly."""
+    command = gymfloor("analyze", str(recording[0]))
+    skipped: list[int] = []
+    sink = io.StringIO()
+    try:
+        with recording[0].open("rb") as lines:
+            counts = write_reports(lines, sink, Detector(), lambda n, _: skipped.append(n))
+    finally:
+        gc.unfreeze()  # it leaves objects out of garbage collection, meant for a command's end
+    assert sink.getvalue() == command.stdout and not skipped
+    assert counts.reports == command.stdout.count("\n") > 0
+    assert f"{counts.messages} messages, 0 skipped, {counts.reports} rep reports" in command.stderr
