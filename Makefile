@@ -48,6 +48,7 @@ format: install
 bench: install
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/detector_speed.py
+	$(BIN)/python bench/decode_speed.py
 	$(BIN)/python bench/analyze_speed.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/sink_cost.py
