@@ -38,7 +38,7 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from gymfloor.analyze import AnalysisCounts, analyze
+    from gymfloor.analyze import AnalysisCounts, write_reports
     from gymfloor.detector import Detector
 
     detector = Detector(settings.detector)
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             source = stack.enter_context(args.recording.open("rb"))
             size = args.recording.stat().st_size
         sink = stack.enter_context(output(args.output))
-        for report in analyze(_with_progress(source, size), detector, on_skip, counts):
-            sink.write(report.model_dump_json() + "\n")
+        lines = _with_progress(source, size) if _shows_progress(size) else source
+        write_reports(lines, sink, detector, on_skip, counts)
     log.info(
         "analysed %d lines: %d messages, %d skipped, %d rep reports",
         counts.lines,
@@ -73,14 +73,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _shows_progress(size: int) -> bool:
+    """A bar for large files, on a terminal; elsewhere the lines go straight to the analysis."""
+    return size >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
+
+
 def _with_progress(source: IO[bytes], size: int) -> Iterator[bytes]:
-    """Lines of the file, with a progress bar on stderr for large files on a terminal."""
+    """Lines of the file, with a progress bar on stderr."""
     from tqdm import tqdm
 
-    quiet = True if size < PROGRESS_MIN_BYTES else None  # None: tqdm shows it on a terminal only
-    with tqdm(
-        total=size, unit="B", unit_scale=True, desc="analyze", disable=quiet, file=sys.stderr
-    ) as bar:
+    with tqdm(total=size, unit="B", unit_scale=True, desc="analyze", file=sys.stderr) as bar:
         for line in source:
             bar.update(len(line))
             yield line
