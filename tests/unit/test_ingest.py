@@ -4,11 +4,14 @@ lanes, outbox and settings."""
 from __future__ import annotations
 
 import json
+import struct
 import threading
 from pathlib import Path
 
 import numpy as np
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gymfloor.contract import Fault, MachineKey, Severity, encode_payload
 from gymfloor.detector import Detector, FaultDetected, kernel
@@ -22,6 +25,7 @@ from gymfloor.ingest.lanes import Lanes, Queued
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.mqtt import parse_mqtt_url
+from gymfloor.mqtt.connection import BlockReadingClient
 from gymfloor.settings import Settings
 from gymfloor_edge.outbox import Outbox
 from gymfloor_edge.simulator import SimulationPlan, simulate
@@ -297,6 +301,33 @@ def test_the_outbox_keeps_order_across_restarts_and_drops_the_oldest_when_full(
     assert [payload for _, _, payload in rows] == [b"2", b"3", b"4"]
     reopened.remove([rows[0][0]])
     assert len(reopened) == 2 and reopened.after(rows[0][0], 10) == rows[1:]
+
+
+# -- the MQTT client ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [0x30, 0x32, 0x33, 0x3A])  # QoS 0; 1; 1 retained; 1 dup
+def test_the_client_reads_a_publish_as_paho_does_and_acknowledges_it_after_the_read(
+    command: int,
+) -> None:
+    topic, payload = b"gymfloor/v1/g1/lp-01/telemetry", b'{"v": 1}'
+    qos = (command >> 1) & 3
+    packet = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", 77) if qos else b"")
+    seen: list[tuple[object, ...]] = []
+    queued: list[bytes] = []
+    for client in (
+        BlockReadingClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311),
+        mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311),
+    ):
+        client.on_message = lambda c, u, m: seen.append(
+            (m.topic, bytes(m.payload), m.qos, m.mid, m.retain, m.dup)
+        )
+        # What the client would send, and the packet it has just read: paho's internals.
+        client._packet_queue = lambda command, packet, *a: queued.append(bytes(packet))  # type: ignore[method-assign,assignment,return-value]
+        client._in_packet = {"command": command, "packet": bytearray(packet + payload)}  # type: ignore[typeddict-item]
+        client._handle_publish()
+    assert seen[0] == seen[1] and seen[0][:2] == (topic.decode(), payload)
+    assert queued == ([struct.pack("!BBH", 0x40, 2, 77)] * 2 if qos else [])
 
 
 # -- settings ----------------------------------------------------------------------------------
