@@ -8,6 +8,7 @@ checkpoints. The pipeline runs on one thread only, so it needs no lock.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -85,6 +86,10 @@ class IngestService:
         )
         replay(self.intake, position, self._process)
         self._checkpoint()
+        # Start-up's objects (numba's compiler alone leaves over 100,000) live as long as the
+        # process: frozen, the collector's full passes stop walking them. Those passes held the
+        # floor up to 120-180 ms at a time at 1000 machines (feedback p99 120 ms; 33 frozen).
+        gc.freeze()
         self.intake.start()
         timers = _Timers()
         try:
