@@ -98,16 +98,7 @@ def script_machine(
         session_id = f"s-{machine_id}-{visit}" if checked_in else None
         load = float(rng.choice([60, 80, 100, 120, 140, 160, 200]))
         if session_id is not None:
-            check_in = SessionPayload(
-                v=VERSION,
-                event="start",
-                t=round(t, 3),
-                session_id=session_id,
-                member_id=member.member_id,
-                load_kg=load,
-            )
-            script.events.append(SessionEvent(t, check_in))
-            t += rng.uniform(0.5, 2.0)
+            t = _check_in(rng, script, t, session_id, member, load)
         script.loads.append((t, load))
         visit_start = t
         session_reps = 0
@@ -143,23 +134,55 @@ def script_machine(
                     )
                     script.events.append(SessionEvent(t, change))
                     script.loads.append((t, load))
-        t = _stand_up(rng, script, t)
-        script.timeline.baseline.append(
-            (
-                visit_start - 5.0,
-                t + 5.0,
-                member.baseline_kpa,
-                member.baseline_kpa * (1.0 + rng.uniform(-0.12, 0.12)),
-            )
-        )
-        script.sacral_kpa.append((visit_start - 5.0, t + 5.0, member.sacral_kpa))
-        if session_id is not None:
-            t += rng.uniform(0.5, 2.0)
-            check_out = SessionPayload(v=VERSION, event="end", t=round(t, 3), session_id=session_id)
-            script.events.append(SessionEvent(t, check_out))
+        t = _leave(rng, script, member, visit_start, _stand_up(rng, script, t), session_id)
         t += rng.uniform(4.0, 12.0)
     script.t_end = t
     return script
+
+
+def _check_in(
+    rng: np.random.Generator,
+    script: MachineScript,
+    t: float,
+    session_id: str,
+    member: Member,
+    load: float,
+) -> float:
+    check_in = SessionPayload(
+        v=VERSION,
+        event="start",
+        t=round(t, 3),
+        session_id=session_id,
+        member_id=member.member_id,
+        load_kg=load,
+    )
+    script.events.append(SessionEvent(t, check_in))
+    return t + rng.uniform(0.5, 2.0)
+
+
+def _leave(
+    rng: np.random.Generator,
+    script: MachineScript,
+    member: Member,
+    visit_start: float,
+    t: float,
+    session_id: str | None,
+) -> float:
+    """The visit's pad pressures, now that its span is known, and the check-out if any."""
+    script.timeline.baseline.append(
+        (
+            visit_start - 5.0,
+            t + 5.0,
+            member.baseline_kpa,
+            member.baseline_kpa * (1.0 + rng.uniform(-0.12, 0.12)),
+        )
+    )
+    script.sacral_kpa.append((visit_start - 5.0, t + 5.0, member.sacral_kpa))
+    if session_id is not None:
+        t += rng.uniform(0.5, 2.0)
+        check_out = SessionPayload(v=VERSION, event="end", t=round(t, 3), session_id=session_id)
+        script.events.append(SessionEvent(t, check_out))
+    return t
 
 
 def _add(script: MachineScript, piece: Piece) -> float:
