@@ -176,7 +176,28 @@ def issue_token(data_dir: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-class ServerProcess:
+class Running:
+    """Started on entering a `with` block, stopped on leaving it."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(Running):
     """A server started for one test: its own port and directory, its log kept there."""
 
     program: str
@@ -222,17 +243,6 @@ class ServerProcess:
         if self.process.poll() is not None:
             raise AssertionError((self.directory / self.log_name).read_text())
         return self.answering()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class Mosquitto(ServerProcess):
@@ -412,7 +422,7 @@ class PostgreSQL(ServerProcess):
 PRECISIONS = {"ns": "n", "us": "u", "ms": "ms", "s": "s"}
 
 
-class InfluxForwarder:
+class InfluxForwarder(Running):
     """For the tests only: InfluxDB 1.8's own /api/v2/write, in front of Debian's InfluxDB 1.6.7,
     which predates it. Mapped as 1.8 maps it: bucket "db/rp" is database and retention policy,
     "db" the database with its default policy, org is ignored, precision ns/us/ms/s becomes
@@ -428,7 +438,7 @@ class InfluxForwarder:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> InfluxForwarder:
+    def start(self) -> Self:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -482,17 +492,6 @@ class InfluxForwarder:
                 pass  # the tests' output is for the tests
 
         return Handler
-
-    def __enter__(self) -> InfluxForwarder:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @contextmanager

@@ -196,7 +196,7 @@ class IngestService:
             IngestCounter.ALERTS: p.alerts,
             IngestCounter.ALERTS_SUPPRESSED: self.pipeline.policy.suppressed,
             IngestCounter.DUPLICATES: self.pipeline.detector.counters.duplicates,
-            IngestCounter.STORE_ERRORS: self.committer.store.errors,
+            IngestCounter.STORE_ERRORS: self.committer.store.health().errors,
             IngestCounter.JOURNAL_ERRORS: self.intake.health().errors,
             IngestCounter.INTERNAL_ERRORS: self.internal_errors,
         }
@@ -206,5 +206,6 @@ class IngestService:
             **self._counters(),
             "machines": self.pipeline.detector.machine_count,
             "queued": self.intake.health().queued,
+            "store_unsaved": self.committer.store.health().unsaved,
         }
         log.info("ingest %s", phase, extra=extra)

@@ -68,4 +68,5 @@ class StoreSink:
             log.error("cannot write ingest's status to the store (%s)", exc)
 
     def health(self) -> StoreHealth:
+        """Read from the pipeline's thread for status lines; the counts may be a write old."""
         return StoreHealth(self.errors, str(self._unsaved) if self._unsaved else "")
