@@ -21,6 +21,12 @@ log = logging.getLogger("gymfloor.ingest")
 REPLAY_BATCH = 1000
 
 
+def fresh_pipeline(
+    detector_config: DetectorConfig, policy_config: AlertPolicyConfig, trace_hz: float | None
+) -> Pipeline:
+    return Pipeline(Detector(detector_config), AlertPolicy(policy_config), trace_hz=trace_hz)
+
+
 def restored_pipeline(
     checkpoints: CheckpointFile,
     detector_config: DetectorConfig,
@@ -30,19 +36,16 @@ def restored_pipeline(
     """The pipeline as of the last checkpoint (new if there is none), and its position."""
     checkpoint = checkpoints.load()
     if checkpoint is None:
-        pipeline = Pipeline(
-            Detector(detector_config), AlertPolicy(policy_config), trace_hz=trace_hz
-        )
-        return pipeline, None
+        return fresh_pipeline(detector_config, policy_config, trace_hz), None
     restored = Pipeline.restore(checkpoint.state, detector_config, policy_config, trace_hz)
     return restored, checkpoint.position
 
 
 def replay(
     intake: Intake, after: int | None, process: Callable[[Sequence[Message], bool], None]
-) -> int:
+) -> None:
     """Feed `process` what the intake received after position `after`, in batches, as not
-    live; returns how many messages that was."""
+    live."""
     replayed = 0
     batch: list[Message] = []
     for message in intake.replay(after):
@@ -55,4 +58,3 @@ def replay(
     replayed += len(batch)
     if replayed:
         log.info("recovered %d journalled messages since the last checkpoint", replayed)
-    return replayed

@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gymfloor.detector import Detector, DetectorConfig, warm_up
-from gymfloor.ingest.alerts import AlertPolicy
+from gymfloor.detector import DetectorConfig, warm_up
 from gymfloor.ingest.checkpoint import Checkpoint, Committer
 from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
 from gymfloor.ingest.intake import Intake, Message
-from gymfloor.ingest.pipeline import Outgoing, Pipeline
-from gymfloor.ingest.recovery import replay, restored_pipeline
+from gymfloor.ingest.pipeline import Outgoing
+from gymfloor.ingest.recovery import fresh_pipeline, replay, restored_pipeline
 from gymfloor.status import IngestCounter, IngestHealth, LatencyHistogram
 
 log = logging.getLogger("gymfloor.ingest")
@@ -71,9 +70,7 @@ class IngestService:
         self.started_at = time.time()
         warm_up()
         # A fresh pipeline, until `run` restores the last checkpoint's.
-        self.pipeline = Pipeline(
-            Detector(self.detector_config), AlertPolicy(self.policy_config), trace_hz=None
-        )
+        self.pipeline = fresh_pipeline(self.detector_config, self.policy_config, trace_hz=None)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
