@@ -3,7 +3,9 @@ lanes, outbox and settings."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import struct
 import threading
 from pathlib import Path
@@ -21,7 +23,7 @@ from gymfloor.ingest.checkpoint import Checkpoint, CheckpointFile
 from gymfloor.ingest.config import AlertPolicyConfig
 from gymfloor.ingest.intake import Message
 from gymfloor.ingest.journal import Journal
-from gymfloor.ingest.lanes import Lanes, Queued
+from gymfloor.ingest.lanes import Lanes
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.mqtt import parse_mqtt_url
@@ -263,14 +265,15 @@ def test_a_journal_whose_segments_a_checkpoint_let_go_writes_after_that_checkpoi
 
 def test_a_busy_machine_waits_its_turn_behind_the_others() -> None:
     lanes: Lanes[str] = Lanes()
-    lanes.put(Queued("flood", 0, f"junk {i}") for i in range(1000))
-    lanes.put([Queued("quiet", 0, "batch")])
+    lanes.put(0, (("flood", f"junk {i}") for i in range(1000)))
+    lanes.put(0, [("quiet", "batch")])
     assert "batch" in lanes.take(3, timeout=0)  # not after a thousand others
 
 
 def test_a_checkpoint_drain_stops_at_its_segment() -> None:
     lanes: Lanes[str] = Lanes()
-    lanes.put([Queued("a", 0, "old"), Queued("b", 1, "later"), Queued("a", 1, "new")])
+    lanes.put(0, [("a", "old")])
+    lanes.put(1, [("b", "later"), ("a", "new")])
     assert lanes.take(10, timeout=0, up_to_segment=0) == ["old"]
     assert lanes.take(10, timeout=0, up_to_segment=0) == []
     assert sorted(lanes.take(10, timeout=0)) == ["later", "new"]
@@ -278,7 +281,7 @@ def test_a_checkpoint_drain_stops_at_its_segment() -> None:
 
 def test_intake_waits_for_room() -> None:
     lanes: Lanes[int] = Lanes()
-    lanes.put(Queued("m", 0, i) for i in range(3))
+    lanes.put(0, (("m", i) for i in range(3)))
     assert not lanes.wait_below(3, timeout=0.01)
     threading.Timer(0.05, lambda: lanes.take(1, timeout=0)).start()
     assert lanes.wait_below(3, timeout=5.0)
@@ -306,28 +309,84 @@ def test_the_outbox_keeps_order_across_restarts_and_drops_the_oldest_when_full(
 # -- the MQTT client ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [0x30, 0x32, 0x33, 0x3A])  # QoS 0; 1; 1 retained; 1 dup
-def test_the_client_reads_a_publish_as_paho_does_and_acknowledges_it_after_the_read(
-    command: int,
+def _publish(command: int, topic: bytes, mid: int, payload: bytes) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic
+    body += (struct.pack("!H", mid) if command & 0x06 else b"") + payload
+    length, rest = b"", len(body)
+    while True:
+        rest, digit = rest >> 7, rest & 0x7F
+        length += bytes((digit | (0x80 if rest else 0),))
+        if not rest:
+            return bytes((command,)) + length + body
+
+
+# QoS 0; QoS 1; retained; sent again; a packet whose length takes two bytes; a PINGRESP, which
+# paho handles.
+_STREAM = b"".join(
+    [
+        _publish(0x30, b"gymfloor/v1/g1/lp-01/telemetry", 0, b'{"v": 1}'),
+        _publish(0x32, b"gymfloor/v1/g1/lp-01/session", 77, b"{}"),
+        _publish(0x33, b"gymfloor/v1/g1/lp-02/status", 78, b'{"state": "online"}'),
+        _publish(0x3A, b"gymfloor/v1/g1/lp-01/telemetry", 77, b"again"),
+        b"\xd0\x00",
+        _publish(0x32, b"gymfloor/v1/g2/lp-01/telemetry", 300, b"x" * 300),
+    ]
+)
+
+
+def _read(client: mqtt.Client, pieces: list[bytes]) -> bytes:
+    """Feed the client `pieces` of what a broker sent, a socket read each; what it sent back."""
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    client._sock = ours  # type: ignore[assignment]  # paho's internals: as if connected
+    sent = b""
+    for piece in pieces:
+        broker.sendall(piece)
+        for _ in range(8):  # paho's own client reads a packet a call
+            client.loop_read()
+        broker.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sent += broker.recv(1 << 16)
+        broker.setblocking(True)
+    return sent
+
+
+@pytest.mark.parametrize("piece", [1, 7, len(_STREAM)])
+def test_the_client_reads_packets_as_paho_does_and_acknowledges_them_after_each_read(
+    piece: int,
 ) -> None:
-    topic, payload = b"gymfloor/v1/g1/lp-01/telemetry", b'{"v": 1}'
-    qos = (command >> 1) & 3
-    packet = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", 77) if qos else b"")
-    seen: list[tuple[object, ...]] = []
-    queued: list[bytes] = []
-    for client in (
-        BlockReadingClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311),
-        mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311),
+    pieces = [_STREAM[i : i + piece] for i in range(0, len(_STREAM), piece)]
+    seen: list[list[tuple[object, ...]]] = [[], []]
+    sent: list[bytes] = []
+    for client, into in zip(
+        (
+            BlockReadingClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311),
+            mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311),
+        ),
+        seen,
+        strict=True,
     ):
-        client.on_message = lambda c, u, m: seen.append(
-            (m.topic, bytes(m.payload), m.qos, m.mid, m.retain, m.dup)
+        client.on_message = lambda c, u, m, into=into: into.append(
+            (m.topic, bytes(m.payload), m.qos, m.mid if m.qos else 0, m.retain, m.dup)
         )
-        # What the client would send, and the packet it has just read: paho's internals.
-        client._packet_queue = lambda command, packet, *a: queued.append(bytes(packet))  # type: ignore[method-assign,assignment,return-value]
-        client._in_packet = {"command": command, "packet": bytearray(packet + payload)}  # type: ignore[typeddict-item]
-        client._handle_publish()
-    assert seen[0] == seen[1] and seen[0][:2] == (topic.decode(), payload)
-    assert queued == ([struct.pack("!BBH", 0x40, 2, 77)] * 2 if qos else [])
+        sent.append(_read(client, pieces))
+    assert seen[0] == seen[1] and len(seen[0]) == 5
+    assert (
+        sent[0] == sent[1] == b"".join(struct.pack("!BBH", 0x40, 2, m) for m in (77, 78, 77, 300))
+    )
+
+
+def test_a_read_is_handed_on_at_once_before_any_of_it_is_acknowledged() -> None:
+    client = BlockReadingClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    reads: list[list[tuple[str, bytes]]] = []
+    client.on_messages = lambda received: reads.append(received)
+    client.on_message = lambda c, u, m: pytest.fail("on_messages takes them all")
+    cut = len(_STREAM) - 100  # the last packet straddles the two reads
+    sent = _read(client, [_STREAM[:cut], _STREAM[cut:]])
+    assert [len(r) for r in reads] == [4, 1]
+    assert reads[0][2] == ("gymfloor/v1/g1/lp-02/status", b'{"state": "online"}')
+    assert reads[1] == [("gymfloor/v1/g2/lp-01/telemetry", b"x" * 300)]
+    assert sent == b"".join(struct.pack("!BBH", 0x40, 2, m) for m in (77, 78, 77, 300))
 
 
 # -- settings ----------------------------------------------------------------------------------

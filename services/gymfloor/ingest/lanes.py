@@ -10,23 +10,16 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Queued(Generic[T]):
-    lane: Hashable
-    segment: int
-    """The journal segment the item was written to: a checkpoint waits for all of a segment."""
-    item: T
-
-
 class Lanes(Generic[T]):
     def __init__(self) -> None:
-        self._lanes: dict[Hashable, deque[Queued[T]]] = {}
+        # Each item with the journal segment it was written to: a checkpoint waits for all of
+        # a segment. (A pair takes 0.03 µs to make, a frozen dataclass 0.4.)
+        self._lanes: dict[Hashable, deque[tuple[int, T]]] = {}
         self._turns: deque[Hashable] = deque()  # lanes with something waiting, in serving order
         self._size = 0
         self._changed = threading.Condition()
@@ -34,15 +27,16 @@ class Lanes(Generic[T]):
     def __len__(self) -> int:
         return self._size
 
-    def put(self, items: Iterable[Queued[T]]) -> None:
+    def put(self, segment: int, items: Iterable[tuple[Hashable, T]]) -> None:
+        """Queue items written to journal segment `segment`, each in its lane."""
         with self._changed:
-            for queued in items:
-                queue = self._lanes.get(queued.lane)
+            for lane, item in items:
+                queue = self._lanes.get(lane)
                 if queue is None:
-                    queue = self._lanes[queued.lane] = deque()
+                    queue = self._lanes[lane] = deque()
                 if not queue:
-                    self._turns.append(queued.lane)
-                queue.append(queued)
+                    self._turns.append(lane)
+                queue.append((segment, item))
                 self._size += 1
             self._changed.notify()
 
@@ -57,12 +51,12 @@ class Lanes(Generic[T]):
             while self._turns and len(taken) < limit and skipped < len(self._turns):
                 lane = self._turns.popleft()
                 queue = self._lanes[lane]
-                if up_to_segment is not None and queue[0].segment > up_to_segment:
+                if up_to_segment is not None and queue[0][0] > up_to_segment:
                     self._turns.append(lane)
                     skipped += 1
                     continue
                 skipped = 0
-                taken.append(queue.popleft().item)
+                taken.append(queue.popleft()[1])
                 if queue:
                     self._turns.append(lane)
                 else:

@@ -1,8 +1,8 @@
 """The intake for a plain MQTT broker (Mosquitto, EMQX, …): paho, a local journal, and lanes.
 
-paho's network thread receives a block of messages from the socket; once they are all handled,
-they are appended to the journal in one write and queued in one lane per machine (`lanes.py`),
-and only then does the client acknowledge them (`gymfloor.mqtt.BlockReadingClient`), so the
+paho's network thread reads a block of messages from the socket and hands them on at once; they
+are appended to the journal in one write and queued in one lane per machine (`lanes.py`), and
+only then does the client acknowledge them (`gymfloor.mqtt.BlockReadingClient`), so the
 broker hears "received" (PUBACK) only once the journal has them. The
 journal's segments are the positions: a checkpoint closes one, and acknowledging it deletes it.
 """
@@ -21,8 +21,9 @@ import paho.mqtt.client as mqtt
 from gymfloor.contract import INGEST_CHANNELS, machine_filter
 from gymfloor.ingest.intake import IntakeHealth, Message
 from gymfloor.ingest.journal import Journal
-from gymfloor.ingest.lanes import Lanes, Queued
+from gymfloor.ingest.lanes import Lanes
 from gymfloor.mqtt import MqttOptions, new_client, start
+from gymfloor.mqtt.connection import Received
 
 log = logging.getLogger("gymfloor.ingest")
 
@@ -39,14 +40,12 @@ class MqttIntake:
         self._options = options
         self._max_pending = max_pending
         self._lanes: Lanes[Message] = Lanes()
-        self._received: list[Message] = []  # this socket read's, for the journal and lanes
         self._lock = threading.Lock()  # a journal segment and its lane entries change together
         self._stopping = threading.Event()
         self.client = new_client(options, client_id, persistent=True, on_connected=_subscribe)
         self.client.max_inflight_messages_set(MAX_INFLIGHT)
-        self.client.on_message = self._receive
+        self.client.on_messages = self._receive
         self.client.on_subscribe = _log_subscribed
-        self.client.after_read = self._hand_over
 
     # -- the Intake protocol, called from the service's thread -----------------------------------
 
@@ -63,7 +62,6 @@ class MqttIntake:
 
     def cut(self) -> int:
         with self._lock:
-            self._put_received()  # they belong to the segment this closes
             return self.journal.rotate()
 
     def take_through(self, position: int, limit: int) -> list[Message]:
@@ -80,7 +78,6 @@ class MqttIntake:
         self._stopping.set()
         self.client.disconnect()
         self.client.loop_stop()
-        self._hand_over()  # whatever the last read left
 
     def close(self) -> None:
         self.journal.close()
@@ -90,36 +87,28 @@ class MqttIntake:
 
     # -- paho's network thread -------------------------------------------------------------------
 
-    def _receive(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        if len(self._lanes) + len(self._received) >= self._max_pending:
-            self._hand_over()
-            # Stop reading while the pipeline catches up; the broker holds the rest meanwhile.
-            while not self._lanes.wait_below(self._max_pending, timeout=1.0):
-                if self._stopping.is_set():
-                    break  # the shutdown drain takes this one
+    def _receive(self, received: list[Received]) -> None:
+        """Journal a read's messages, then queue them: before the client acknowledges any."""
+        # Stop reading while the pipeline catches up; the broker holds the rest meanwhile.
+        while not self._lanes.wait_below(self._max_pending, timeout=1.0):
+            if self._stopping.is_set():
+                break  # the shutdown drain takes these
+        received_at = time.time()
+        messages = [Message(topic, payload, received_at) for topic, payload in received]
         with self._lock:
-            self._received.append(Message(message.topic, bytes(message.payload), time.time()))
-
-    def _hand_over(self) -> None:
-        with self._lock:
-            self._put_received()
-
-    def _put_received(self) -> None:
-        """Journal what was received, then queue it: before paho acknowledges any of it."""
-        received, self._received = self._received, []
-        if not received:
-            return
-        try:
-            segment = self.journal.append(received)
-        except OSError as exc:  # a full disk must not stop the floor
-            self.journal_errors += len(received)
-            log.error(
-                "cannot journal %d messages (%s); a restart now would lose them", len(received), exc
-            )
-            segment = self.journal.segment
-        # One lane per machine, whatever the channel, so that its messages stay in order. The
-        # topic is checked later, in the pipeline; here its machine part is enough.
-        self._lanes.put(Queued(m.topic.rpartition("/")[0], segment, m) for m in received)
+            try:
+                segment = self.journal.append(messages)
+            except OSError as exc:  # a full disk must not stop the floor
+                self.journal_errors += len(messages)
+                log.error(
+                    "cannot journal %d messages (%s); a restart now would lose them",
+                    len(messages),
+                    exc,
+                )
+                segment = self.journal.segment
+            # One lane per machine, whatever the channel, so that its messages stay in order. The
+            # topic is checked later, in the pipeline; here its machine part is enough.
+            self._lanes.put(segment, [(m.topic.rpartition("/")[0], m) for m in messages])
 
 
 def _subscribe(client: mqtt.Client, session_present: bool) -> None:
