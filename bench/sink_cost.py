@@ -60,8 +60,8 @@ def run(
             if store is not None:  # as ingest's flush does, the trace every TRACE_EVERY
                 unsaved.absorb(changes)
                 with_trace = index % TRACE_EVERY == 0
-                store.write(unsaved if with_trace else replace(unsaved, trace=[]))
-                unsaved = Changes(trace=[] if with_trace else unsaved.trace)
+                store.write(unsaved if with_trace else replace(unsaved, trace={}))
+                unsaved = Changes(trace={} if with_trace else unsaved.trace)
     return time.perf_counter() - start
 
 

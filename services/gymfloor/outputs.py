@@ -23,20 +23,34 @@ def unix_ns(t: float) -> int:
     return round(t * 1e6) * 1000
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Trace:
-    """Part of a machine's telemetry, downsampled for live panels and the staff board: one sample
-    per time bucket, stamped with the bucket's start (Unix nanoseconds). NaN is a dropped sample,
-    or, in `lumbar_ratio`, a lumbar reading with no baseline yet to compare it with."""
+    """A machine's telemetry, downsampled for live panels and the staff board, in the order it
+    came: one sample per time bucket, stamped with the bucket's start (Unix nanoseconds). NaN is
+    a dropped sample, or, in `lumbar_ratio`, a lumbar reading with no baseline yet to compare it
+    with."""
 
     machine: MachineKey
-    t_ns: list[int]
-    sled_mm: list[float]
-    lumbar_kpa: list[float]
-    lumbar_ratio: list[float]
+    t_ns: list[int] = field(default_factory=list)
+    sled_mm: list[float] = field(default_factory=list)
+    lumbar_kpa: list[float] = field(default_factory=list)
+    lumbar_ratio: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.t_ns)
+
+    def extend(self, later: Trace) -> None:
+        self.t_ns += later.t_ns
+        self.sled_mm += later.sled_mm
+        self.lumbar_kpa += later.lumbar_kpa
+        self.lumbar_ratio += later.lumbar_ratio
+
+    def forget_before(self, t_ns: int) -> None:
+        kept = [i for i, t in enumerate(self.t_ns) if t >= t_ns]
+        self.t_ns = [self.t_ns[i] for i in kept]
+        self.sled_mm = [self.sled_mm[i] for i in kept]
+        self.lumbar_kpa = [self.lumbar_kpa[i] for i in kept]
+        self.lumbar_ratio = [self.lumbar_ratio[i] for i in kept]
 
 
 @dataclass(slots=True)
@@ -47,8 +61,9 @@ class Changes:
     alerts: list[StaffAlert] = field(default_factory=list)
     sessions: list[tuple[MachineKey, SessionPayload]] = field(default_factory=list)
     machines: dict[MachineKey, MachineStatus] = field(default_factory=dict)
-    trace: list[Trace] = field(default_factory=list)
-    """The telemetry, downsampled: for the staff board's plots and the time-series sink."""
+    trace: dict[MachineKey, Trace] = field(default_factory=dict)
+    """The telemetry, downsampled, a machine's in one piece (none without samples): for the
+    staff board's plots and the time-series sink."""
 
     def __bool__(self) -> bool:
         return bool(self.reports or self.alerts or self.sessions or self.machines or self.trace)
@@ -57,20 +72,28 @@ class Changes:
         return (
             f"{len(self.reports)} reports, {len(self.alerts)} alerts, "
             f"{len(self.sessions)} session events, {len(self.machines)} machine states, "
-            f"{sum(map(len, self.trace))} trace samples"
+            f"{sum(map(len, self.trace.values()))} trace samples"
         )
 
     def forget_trace_older_than(self, seconds: float) -> None:
         """Keep only the trace of the last `seconds` before its newest sample: what waits for a
         store that is down need not outgrow what the store would keep."""
         if self.trace:
-            oldest = max(trace.t_ns[-1] for trace in self.trace) - round(seconds * 1e9)
-            self.trace = [trace for trace in self.trace if trace.t_ns[-1] >= oldest]
+            oldest = max(trace.t_ns[-1] for trace in self.trace.values()) - round(seconds * 1e9)
+            for key, trace in list(self.trace.items()):
+                trace.forget_before(oldest)
+                if not trace:
+                    del self.trace[key]
 
     def absorb(self, later: Changes) -> None:
-        """Add changes made after these, in order."""
+        """Add changes made after these, in order; these take over `later`'s traces."""
         self.reports += later.reports
         self.alerts += later.alerts
         self.sessions += later.sessions
         self.machines.update(later.machines)
-        self.trace += later.trace
+        for key, trace in later.trace.items():
+            mine = self.trace.get(key)
+            if mine is None:
+                self.trace[key] = trace
+            else:
+                mine.extend(trace)

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gymfloor.contract import MachineChannel, StaffAlert, decode_telemetry, parse_machine_topic
+from gymfloor.contract import (
+    MachineChannel,
+    MachineKey,
+    StaffAlert,
+    decode_telemetry,
+    parse_machine_topic,
+)
 from gymfloor.ingest.pipeline import downsample
+from gymfloor.outputs import Trace
 from gymfloor.status import TimeseriesHealth
 from tests.support.floor import Report, exported, recording_span, stored, stored_count
 from tests.support.processes import (
@@ -42,15 +48,19 @@ def traced_to(forwarder: InfluxForwarder, trace_hz: float) -> dict[str, str]:
 def expected_trace(recording: Path, hz: float) -> dict[str, set[int]]:
     """Each machine's trace buckets with a sled sample, as the pipeline's downsampling (tested in
     tests/unit/test_influx_sink.py) makes them from the recording."""
-    buckets: dict[str, set[int]] = defaultdict(set)
+    traces: dict[MachineKey, Trace] = {}
     for line in recording.read_text().splitlines():
         message = json.loads(line)
         key, channel = parse_machine_topic(message["topic"])
         if channel is MachineChannel.TELEMETRY:
-            trace = downsample(key, decode_telemetry(message["payload"]), round(1e9 / hz), math.nan)
-            present = zip(trace.t_ns, trace.sled_mm, strict=True)
-            buckets[key.machine_id].update(t for t, sled in present if math.isfinite(sled))
-    return buckets
+            batch = decode_telemetry(message["payload"])
+            downsample(traces, key, batch, round(1e9 / hz), math.nan)
+    return {
+        key.machine_id: {
+            t for t, sled in zip(trace.t_ns, trace.sled_mm, strict=True) if math.isfinite(sled)
+        }
+        for key, trace in traces.items()
+    }
 
 
 def sink_health(data_dir: Path) -> TimeseriesHealth | None:

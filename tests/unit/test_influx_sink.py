@@ -128,12 +128,14 @@ def batch(t0: float, n: int = 10, hz: float = 100.0) -> TelemetryBatch:
 def test_downsampling_gives_each_bucket_one_sample_though_buckets_straddle_batches() -> None:
     period = 100_000_000  # 10 Hz
     t0 = 1764064800.037  # batch boundaries fall inside buckets
-    traces = [downsample(KEY, batch(t0 + i * 0.1), period, 2.0) for i in range(50)]
-    times = [t for trace in traces for t in trace.t_ns]
+    traces: dict[MachineKey, Trace] = {}
+    downsample(traces, KEY, batch(t0), period, 2.0)
+    assert traces[KEY].sled_mm == [107.0]  # at .107, the first in the bucket from .100
+    assert traces[KEY].lumbar_ratio == [1.07 / 2.0]
+    for i in range(1, 50):
+        downsample(traces, KEY, batch(t0 + i * 0.1), period, 2.0)
     first = (round(t0 * 1e6) * 1000 // period + 1) * period
-    assert times == list(range(first, first + 50 * period, period))
-    assert traces[0].sled_mm == [107.0]  # at .107, the first in the bucket from .100
-    assert traces[0].lumbar_ratio == [1.07 / 2.0]
+    assert traces[KEY].t_ns == list(range(first, first + 50 * period, period))
 
 
 def test_changes_become_one_line_per_point() -> None:
@@ -141,8 +143,8 @@ def test_changes_become_one_line_per_point() -> None:
         reports=[report(), report(member=None)],
         alerts=[alert("lift-off")],
         machines={KEY: MachineStatus("online", T, T)},
-        trace=[downsample(KEY, batch(T), 100_000_000, 2.0)],
     )
+    downsample(changes.trace, KEY, batch(T), 100_000_000, 2.0)
     lines = changes_lines(changes)
     measurements = [line.split(",")[0] for line in lines]
     assert measurements == ["rep", "member_rep", "rep", "alert", "machine_status", "trace"]

@@ -188,19 +188,19 @@ def test_a_machines_trace_is_its_set_and_ingest_keeps_only_the_window(
     store: OperationalStore,
 ) -> None:
     store.write(Changes(machines={LP01: MachineStatus("online", T0 - 1000, T0 - 1000)}))
-    store.write(Changes(trace=[trace_of(T0 - 1000, 60)]), keep_trace_s=600)
+    store.write(Changes(trace={LP01: trace_of(T0 - 1000, 60)}), keep_trace_s=600)
     start = SessionPayload(v=1, event="start", t=T0, session_id="s-9000", member_id="m-1")
     store.write(
         Changes(
             sessions=[(LP01, start)],
             reports=[rep_report(1, t0=T0), rep_report(2, t0=T0)],
-            trace=[trace_of(T0 - 10, 40)],
+            trace={LP01: trace_of(T0 - 10, 40)},
         ),
         keep_trace_s=600,
     )
     # A journal replay derives the same samples again, cut into other chunks.
     for part in (trace_of(T0 - 10, 15), trace_of(T0 + 5, 25)):
-        store.write(Changes(trace=[part]), keep_trace_s=600)
+        store.write(Changes(trace={LP01: part}), keep_trace_s=600)
     with store.read() as db:
         chunks = db.execute(select(schema.trace.c.t_first).order_by("t_first")).scalars().all()
         trace = machine_trace(db, "g1", "lp-01", seconds=120)
@@ -238,9 +238,10 @@ def test_latency_quantiles_come_from_the_window_since_the_last_point() -> None:
 
 
 def test_changes_waiting_for_the_store_keep_only_the_traces_window() -> None:
-    waiting = Changes(reports=[rep_report(1)], trace=[trace_of(T0 - 1000, 60), trace_of(T0, 30)])
+    waiting = Changes(reports=[rep_report(1)], trace={LP01: trace_of(T0 - 1000, 60)})
+    waiting.absorb(Changes(trace={LP01: trace_of(T0, 30)}))
     waiting.forget_trace_older_than(900)
-    assert [trace.t_ns[0] for trace in waiting.trace] == [round(T0 * 1e9)]
+    assert [trace.t_ns[0] for trace in waiting.trace.values()] == [round(T0 * 1e9)]
     assert waiting.reports == [rep_report(1)]  # only the trace goes: it is a view, the rest is data
 
 
@@ -259,7 +260,7 @@ def test_a_machines_trace_starts_at_the_session_the_last_reps_followed(
         Changes(
             sessions=[(LP01, checked_in), (LP01, checked_out)],
             reports=reports,
-            trace=[trace_of(T0 - 30, 80)],
+            trace={LP01: trace_of(T0 - 30, 80)},
         )
     )
     with store.read() as db:

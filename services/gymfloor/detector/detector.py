@@ -237,7 +237,8 @@ class Detector:
     def baseline_kpa(self, key: MachineKey) -> float:
         """The machine's neutral-spine lumbar baseline now; NaN before one is taken."""
         machine = self._machines.get(key)
-        return math.nan if machine is None else float(machine.kernel_state[0]["baseline"])
+        # The field of the whole array, not of its one record: 0.1 µs instead of 0.4.
+        return math.nan if machine is None else machine.kernel_state["baseline"].item()
 
     # -- internals ---------------------------------------------------------------------------
 

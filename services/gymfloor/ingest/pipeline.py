@@ -123,14 +123,13 @@ class Pipeline:
             self._changes.sessions.append((dispatched.machine, dispatched.payload))
         batch = dispatched.payload if isinstance(dispatched.payload, TelemetryBatch) else None
         if batch is not None and self._trace_period_ns is not None:
-            trace = downsample(
+            downsample(
+                self._changes.trace,
                 dispatched.machine,
                 batch,
                 self._trace_period_ns,
                 self.detector.baseline_kpa(dispatched.machine),
             )
-            if len(trace):
-                self._changes.trace.append(trace)
         outgoing = self._route(dispatched.outputs, batch)
         return outgoing if live else []
 
@@ -210,11 +209,16 @@ class Pipeline:
 
 
 def downsample(
-    machine: MachineKey, batch: TelemetryBatch, period_ns: int, baseline_kpa: float
-) -> Trace:
-    """The batch's samples that open a time bucket of `period_ns` (buckets counted from the Unix
-    epoch), each stamped with its bucket's start; the lumbar ratio is taken against the baseline
-    the detector holds after the batch (NaN: none yet), which moves only between reps.
+    traces: dict[MachineKey, Trace],
+    machine: MachineKey,
+    batch: TelemetryBatch,
+    period_ns: int,
+    baseline_kpa: float,
+) -> None:
+    """Add to the machine's trace in `traces` (starting it if need be) the batch's samples that
+    open a time bucket of `period_ns` (buckets counted from the Unix epoch), each stamped with
+    its bucket's start; the lumbar ratio is taken against the baseline the detector holds after
+    the batch (NaN: none yet), which moves only between reps.
 
     Decimation rather than averaging, because it needs no memory: a sample opens its bucket if
     the sample one period before it on the batch's own grid falls in an earlier bucket, which
@@ -230,13 +234,14 @@ def downsample(
     step = round(1e9 / batch.hz)
     t0 = unix_ns(batch.t0)
     n = len(batch.sled_mm)
-    trace = Trace(machine, [], [], [], [])
     for bucket in range((t0 - step) // period_ns + 1, (t0 + (n - 1) * step) // period_ns + 1):
         first = -((t0 - bucket * period_ns) // step)  # the first sample at or after its start
         if first < n and (t0 + first * step) // period_ns == bucket:
+            trace = traces.get(machine)
+            if trace is None:
+                trace = traces[machine] = Trace(machine)
             trace.t_ns.append(bucket * period_ns)
-            trace.sled_mm.append(float(batch.sled_mm[first]))
-            lumbar = float(batch.lumbar_kpa[first])
+            trace.sled_mm.append(batch.sled_mm.item(first))
+            lumbar = batch.lumbar_kpa.item(first)
             trace.lumbar_kpa.append(lumbar)
             trace.lumbar_ratio.append(lumbar / baseline_kpa if baseline_kpa > 0 else math.nan)
-    return trace

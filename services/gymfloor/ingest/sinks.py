@@ -44,7 +44,7 @@ class StoreSink:
         a second. False: the store failed, and everything waits for the next call."""
         self._unsaved.absorb(changes)
         with_trace = with_trace or time.monotonic() - self._trace_written >= TRACE_WRITE_INTERVAL_S
-        writing = self._unsaved if with_trace else replace(self._unsaved, trace=[])
+        writing = self._unsaved if with_trace else replace(self._unsaved, trace={})
         if not writing:
             return True
         try:
@@ -56,7 +56,7 @@ class StoreSink:
             return False
         if with_trace:
             self._trace_written = time.monotonic()
-        self._unsaved = Changes(trace=[] if with_trace else self._unsaved.trace)
+        self._unsaved = Changes(trace={} if with_trace else self._unsaved.trace)
         return True
 
     def report_status(self, instance: str, started_at: float, health: IngestHealth) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +93,7 @@ class OperationalStore:
                 )
 
             if changes.trace:
-                _write_trace(db, self._insert, changes.trace, keep_trace_s)
+                _write_trace(db, self._insert, changes.trace.values(), keep_trace_s)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -216,12 +215,9 @@ def _alert_row(alert: StaffAlert) -> dict[str, Any]:
     }
 
 
-def _write_trace(db: Connection, insert: Any, traces: list[Trace], keep_s: float) -> None:
-    """One row per machine: its samples in `traces`, in order, as JSON `[[t, sled, ratio], …]`."""
-    by_machine: dict[MachineKey, list[Trace]] = {}
-    for trace in traces:
-        by_machine.setdefault(trace.machine, []).append(trace)
-    rows = [_trace_row(key, parts) for key, parts in by_machine.items()]
+def _write_trace(db: Connection, insert: Any, traces: Iterable[Trace], keep_s: float) -> None:
+    """One row per machine: its samples, in order, as JSON `[[t, sled, ratio], …]`."""
+    rows = [_trace_row(trace) for trace in traces]
     db.execute(insert(schema.trace).on_conflict_do_nothing(), rows)
     db.execute(
         _PRUNE_TRACE,
@@ -236,16 +232,16 @@ def _write_trace(db: Connection, insert: Any, traces: list[Trace], keep_s: float
     )
 
 
-def _trace_row(key: MachineKey, parts: list[Trace]) -> dict[str, Any]:
+def _trace_row(trace: Trace) -> dict[str, Any]:
     """Rounded finer than a plot shows, in numpy and the JSON encoder: no Python per sample.
     NaN, which JSON lacks, becomes null."""
-    t = np.fromiter(chain.from_iterable(p.t_ns for p in parts), dtype=np.int64) / 1e9
-    sled = np.fromiter(chain.from_iterable(p.sled_mm for p in parts), dtype=np.float64)
-    ratio = np.fromiter(chain.from_iterable(p.lumbar_ratio for p in parts), dtype=np.float64)
+    t = np.array(trace.t_ns, dtype=np.int64) / 1e9
+    sled = np.array(trace.sled_mm, dtype=np.float64)
+    ratio = np.array(trace.lumbar_ratio, dtype=np.float64)
     samples = np.column_stack((t, sled.round(1), ratio.round(3))).tolist()
     return {
-        "gym_id": key.gym_id,
-        "machine_id": key.machine_id,
+        "gym_id": trace.machine.gym_id,
+        "machine_id": trace.machine.machine_id,
         "t_first": float(t[0]),
         "t_last": float(t[-1]),
         # No number's text contains "NaN", so the replace touches only the NaNs.

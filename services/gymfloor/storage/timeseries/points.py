@@ -33,7 +33,7 @@ def changes_lines(changes: Changes) -> list[str]:
     points += [alert_point(alert) for alert in changes.alerts]
     points += [status_point(key, status) for key, status in changes.machines.items()]
     lines = [p.to_line_protocol() for p in points]
-    for trace in changes.trace:
+    for trace in changes.trace.values():
         lines += trace_lines(trace)
     return lines
 
