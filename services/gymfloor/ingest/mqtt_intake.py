@@ -89,10 +89,11 @@ class MqttIntake:
 
     def _receive(self, received: list[Received]) -> None:
         """Journal a read's messages, then queue them: before the client acknowledges any."""
-        # Stop reading while the pipeline catches up; the broker holds the rest meanwhile.
-        while not self._lanes.wait_below(self._max_pending, timeout=1.0):
-            if self._stopping.is_set():
-                break  # the shutdown drain takes these
+        if len(self._lanes) >= self._max_pending:
+            # Stop reading while the pipeline catches up; the broker holds the rest meanwhile.
+            while not self._lanes.wait_below(self._max_pending, timeout=1.0):
+                if self._stopping.is_set():
+                    break  # the shutdown drain takes these
         received_at = time.time()
         messages = [Message(topic, payload, received_at) for topic, payload in received]
         with self._lock:

@@ -130,6 +130,8 @@ class Pipeline:
                 self._trace_period_ns,
                 self.detector.baseline_kpa(dispatched.machine),
             )
+        if not dispatched.outputs:  # most messages
+            return []
         outgoing = self._route(dispatched.outputs, batch)
         return outgoing if live else []
 

@@ -136,9 +136,10 @@ class IngestService:
                 self.internal_errors += 1
                 log.exception("could not process a message", extra={"topic": message.topic})
                 continue
-            self._publish(outgoing)
-            if live and counters.feedback + counters.reports > answers:
-                self.latency.observe(time.time() - message.received_at)
+            if outgoing:  # never when not live
+                self._publish(outgoing)
+                if counters.feedback + counters.reports > answers:
+                    self.latency.observe(time.time() - message.received_at)
 
     def _publish(self, outgoing: list[Outgoing]) -> None:
         for out in outgoing:
