@@ -389,6 +389,23 @@ def test_a_read_is_handed_on_at_once_before_any_of_it_is_acknowledged() -> None:
     assert sent == b"".join(struct.pack("!BBH", 0x40, 2, m) for m in (77, 78, 77, 300))
 
 
+def test_packets_queued_before_the_network_thread_writes_share_one_wake_up() -> None:
+    client = BlockReadingClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    ours, broker = socket.socketpair()
+    client._sock = ours  # type: ignore[assignment]  # paho's internals: as if connected
+    client._sockpairR, client._sockpairW = socket.socketpair()
+    client._thread = threading.current_thread()  # as if its network thread were running
+    wake_ups = client._sockpairR
+    wake_ups.setblocking(False)
+    for topic in ("a", "b", "c"):
+        client.publish(topic, b"x", qos=0)
+    assert wake_ups.recv(100) == b"0"  # one byte for the three
+    client.loop_write()
+    assert broker.recv(100).count(b"x") == 3
+    client.publish("d", b"x", qos=0)  # after the write: a wake-up of its own
+    assert wake_ups.recv(100) == b"0"
+
+
 # -- settings ----------------------------------------------------------------------------------
 
 

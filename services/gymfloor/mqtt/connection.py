@@ -7,6 +7,7 @@ form of the address, credentials, TLS and log lines that say what the connection
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import time
@@ -58,6 +59,7 @@ class BlockReadingClient(mqtt.Client):
         self._reading = False
         self._received: list[Received] = []
         self._acks: list[bytes] = []
+        self._wake_pending = False  # a byte wakes the network thread, which has yet to write
         self._filtered_callbacks = False
         self.on_messages: Callable[[list[Received]], None] | None = None
         """Called in the network thread with each read's messages, in order, before any of them
@@ -66,6 +68,7 @@ class BlockReadingClient(mqtt.Client):
     def reconnect(self) -> MQTTErrorCode:
         self._partial = b""  # bytes of a lost connection mean nothing now
         self._acks = []  # the broker sends those messages again
+        self._wake_pending = False
         return super().reconnect()
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
@@ -83,21 +86,15 @@ class BlockReadingClient(mqtt.Client):
             self._hand_on(received)
         if self._acks:
             acks, self._acks = b"".join(self._acks), []
-            # Queued as paho queues a packet, and written now: paho would wake its own loop
-            # through a socket pair to write it (three more system calls).
-            self._out_packet.append(
-                {
-                    "command": PUBACK,
-                    "mid": 0,
-                    "qos": 1,
-                    "pos": 0,
-                    "to_process": len(acks),
-                    "packet": acks,
-                    "info": None,
-                }
-            )
+            # Written now: paho would wake its own loop through a socket pair to write it (three
+            # more system calls).
+            self._queue(PUBACK, acks, 0, 1, None)
             self.loop_write()  # a lost connection shows in `_sock`, which paho's loop checks
         return rc
+
+    def loop_write(self) -> MQTTErrorCode:
+        self._wake_pending = False  # before writing: whatever is queued from now on wakes it
+        return super().loop_write()
 
     def _packet_read(self) -> MQTTErrorCode:
         try:
@@ -195,7 +192,36 @@ class BlockReadingClient(mqtt.Client):
         if self._reading and command == PUBACK:  # paho's own, from inside `loop_read`
             self._acks.append(bytes(packet))
             return MQTTErrorCode.MQTT_ERR_SUCCESS
-        return super()._packet_queue(command, packet, mid, qos, info)
+        if self._thread is None:  # no network thread: paho writes at once
+            return super()._packet_queue(command, packet, mid, qos, info)
+        # paho wakes the network thread for every packet, a byte through a socket pair; it
+        # then writes all that is queued. So a packet queued before it has begun writing
+        # (`loop_write`) needs no byte of its own: one system call less for the thread that
+        # publishes, and one wake-up less for the network thread.
+        self._queue(command, packet, mid, qos, info)
+        if not self._wake_pending:
+            self._wake_pending = True
+            if self._sockpairW is not None:
+                with contextlib.suppress(BlockingIOError):
+                    self._sockpairW.send(mqtt.sockpair_data)
+            self._call_socket_register_write()
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _queue(
+        self, command: int, packet: bytes | bytearray, mid: int, qos: int, info: Any
+    ) -> None:
+        """Queue a packet for the network thread to write, as paho queues it."""
+        self._out_packet.append(
+            {
+                "command": command,
+                "mid": mid,
+                "qos": qos,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": info,
+            }
+        )
 
     def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
         if self.on_messages is not None:  # one paho read: MQTT 5, QoS 2, manual acknowledgement
