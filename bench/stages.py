@@ -26,9 +26,10 @@ from pathlib import Path
 
 # Innermost match wins; patterns see "function (file)" of each frame. Names of the code before
 # and after the ingest core was split into stages are both listed, so both can be compared.
+# `MqttIntake._receive` hands a socket read's messages over (it took them one by one before).
 _CHECKPOINT = r"save_checkpoint|snapshot|CheckpointFile"
 _ROUTING = r"\((pipeline|dispatch|topics|rejects|alerts)\.py"
-_HAND_OVER = r"\(lanes\.py|_hand_over|_put_received"
+_HAND_OVER = r"\(lanes\.py|_hand_over|_put_received|MqttIntake\._receive"
 _PAHO = r"client\.py|connection\.py|_packet\.py|mqtt_intake\.py"
 STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("start-up (imports, numba cache)", re.compile(r"_find_and_load|warm_up|_compile_bytecode")),
