@@ -192,7 +192,7 @@ class BlockReadingClient(mqtt.Client):
         if self._reading and command == PUBACK:  # paho's own, from inside `loop_read`
             self._acks.append(bytes(packet))
             return MQTTErrorCode.MQTT_ERR_SUCCESS
-        if self._thread is None:  # no network thread: paho writes at once
+        if self._thread is None:  # no network thread to wake
             return super()._packet_queue(command, packet, mid, qos, info)
         # paho wakes the network thread for every packet, a byte through a socket pair; it
         # then writes all that is queued. So a packet queued before it has begun writing
@@ -224,7 +224,7 @@ class BlockReadingClient(mqtt.Client):
         )
 
     def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
-        if self.on_messages is not None:  # one paho read: MQTT 5, QoS 2, manual acknowledgement
+        if self.on_messages is not None:  # one paho read: MQTT 5, QoS 2 or manual acknowledgement
             self._received.append((message.topic, bytes(message.payload)))
             return
         if self._filtered_callbacks:
