@@ -1,0 +1,288 @@
+"""A recording's lines decoded for the analysis, in chunks: in this process, or ahead of it in
+a second one.
+
+On two cores the decoding need not wait for the detector, nor the detector for the decoding.
+Past start-up, decoding a line (msgspec, then its samples into numpy) costs about as much as
+detecting on it, and start-up is mostly numba loading the compiled kernel. `decoded_ahead` forks,
+before the analysis imports numba, a process that decodes the whole recording while the analysis
+is still starting, and hands it over in chunks through a pipe. Both ways give the same chunks
+from the same code (`decode_chunks`), and a message's rows keep the recording's order.
+
+This module imports neither numba nor the detector: forking after them would start the
+decoding only once the analysis is ready for it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import signal
+import struct
+import threading
+import traceback
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, NamedTuple, NoReturn
+
+import numpy as np
+
+from gymfloor.contract import (
+    ContractError,
+    MachineChannel,
+    MachineKey,
+    RecordedMessage,
+    SessionPayload,
+    StatusPayload,
+    TelemetryBatch,
+    TelemetryPayload,
+    TopicError,
+    decode_line,
+    parse_machine_topic,
+)
+from gymfloor.contract.payloads import decode_payload
+
+CHUNK_LINES = 4096
+CHUNK_SAMPLES = 1 << 17
+"""A chunk ends at this many lines or values, whichever comes first: about 1 MiB of samples."""
+AHEAD_CHUNKS = 32
+"""Chunks the decoding process may hold that the analysis has not taken yet: its memory bound."""
+
+
+class Skipped(NamedTuple):
+    """A line that is not a valid message, and why."""
+
+    reason: str
+
+
+Decoded = TelemetryBatch | SessionPayload | Skipped | None
+"""What the detector is given for a line; None: a valid message with nothing to detect in it
+(a status, or what gymfloor itself publishes)."""
+
+
+class Chunk(NamedTuple):
+    """Lines decoded, column by column: one entry per line that is not blank, in order.
+    Columns, because one object per line would cost most of what decoding ahead saves: a list
+    of tuples takes five times as long to unpickle as these arrays."""
+
+    line_no: np.ndarray  # int64
+    key: list[MachineKey | None]  # None for a skipped line
+    n: np.ndarray  # int64: samples per channel, 0 for a line that is not telemetry
+    seq: np.ndarray  # int64; this and the columns below hold 0 or None where n is 0
+    boot: list[str | None]
+    t0: np.ndarray  # float64
+    hz: np.ndarray  # float64
+    sacral: np.ndarray  # bool: whether the batch has the seat pad's channel
+    load_kg: list[float | None]
+    others: list[Decoded]
+    """What each line that is not telemetry decodes to, in order."""
+    samples: np.ndarray
+    """float64, NaN for `null`: each batch's channels (sled, lumbar, sacral), one after another."""
+
+
+class DecodingFailed(RuntimeError):
+    """The decoding process failed or disappeared: the analysis cannot be completed."""
+
+
+# -- decoding -------------------------------------------------------------------------------
+
+
+def decode_chunks(lines: Iterable[bytes]) -> Iterator[Chunk]:
+    """The lines decoded and validated as `dispatch` does for the live service, in chunks."""
+    chunk = _ChunkBuilder()
+    for line_no, raw in enumerate(lines, start=1):
+        _decode(line_no, raw, chunk)
+        if len(chunk.rows) >= CHUNK_LINES or len(chunk.samples) >= CHUNK_SAMPLES:
+            yield chunk.build()
+            chunk = _ChunkBuilder()
+    if chunk.rows:
+        yield chunk.build()
+
+
+def _decode(line_no: int, raw: bytes, chunk: _ChunkBuilder) -> None:
+    try:
+        message = decode_line(raw)
+    except ContractError as exc:
+        chunk.other(line_no, None, Skipped(exc.reason))
+        return
+    if message is None:  # a blank line
+        return
+    try:
+        _decode_message(line_no, message, chunk)
+    except (ContractError, TopicError) as exc:
+        chunk.other(line_no, None, Skipped(f"{message.topic}: {exc}"))
+
+
+def _decode_message(line_no: int, message: RecordedMessage, chunk: _ChunkBuilder) -> None:
+    key, channel = parse_machine_topic(message.topic)
+    if channel is MachineChannel.TELEMETRY:
+        chunk.telemetry(line_no, key, decode_payload(TelemetryPayload, message.payload))
+    elif channel is MachineChannel.SESSION:
+        chunk.other(line_no, key, decode_payload(SessionPayload, message.payload))
+    else:
+        if channel is MachineChannel.STATUS:
+            decode_payload(StatusPayload, message.payload)  # validated, as ingest does
+        chunk.other(line_no, key, None)
+
+
+class _ChunkBuilder:
+    """A chunk as it fills: a tuple a line, turned into columns at the end (which is faster
+    than appending to each column as it goes)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, MachineKey | None, int, int, str | None, float, float, bool,
+                              float | None]] = []  # fmt: skip
+        self.others: list[Decoded] = []
+        self.samples: list[float | None] = []
+        self._boots: dict[str | None, str | None] = {}
+
+    def telemetry(self, line_no: int, key: MachineKey, batch: TelemetryPayload) -> None:
+        # One string object per boot id: pickled once, then referred to.
+        boot = self._boots.setdefault(batch.boot, batch.boot)
+        sacral = batch.sacral_kpa
+        n = len(batch.sled_mm)
+        self.rows.append(
+            (line_no, key, n, batch.seq, boot, batch.t0, batch.hz, sacral is not None,
+             batch.load_kg)
+        )  # fmt: skip
+        # The samples of a whole chunk become one array at once: a few times cheaper than an
+        # array per channel and batch (`to_batch`), and the same values, `null` as NaN.
+        self.samples += batch.sled_mm
+        self.samples += batch.lumbar_kpa
+        if sacral is not None:
+            self.samples += sacral
+
+    def other(self, line_no: int, key: MachineKey | None, decoded: Decoded) -> None:
+        self.rows.append((line_no, key, 0, 0, None, 0.0, 0.0, False, None))
+        self.others.append(decoded)
+
+    def build(self) -> Chunk:
+        line_no, key, n, seq, boot, t0, hz, sacral, load_kg = zip(*self.rows, strict=True)
+        return Chunk(
+            np.array(line_no, dtype=np.int64),
+            list(key),
+            np.array(n, dtype=np.int64),
+            np.array(seq, dtype=np.int64),
+            list(boot),
+            np.array(t0, dtype=np.float64),
+            np.array(hz, dtype=np.float64),
+            np.array(sacral, dtype=np.bool_),
+            list(load_kg),
+            self.others,
+            np.array(self.samples, dtype=np.float64),
+        )
+
+
+def messages(chunks: Iterable[Chunk]) -> Iterator[tuple[int, MachineKey | None, Decoded]]:
+    """(line_no, machine, what to give the detector) for every line that is not blank, in
+    order; the machine is None for a skipped line."""
+    for chunk in chunks:
+        samples, others = chunk.samples, iter(chunk.others)
+        at = 0
+        rows = zip(
+            chunk.line_no.tolist(),
+            chunk.key,
+            chunk.n.tolist(),
+            chunk.seq.tolist(),
+            chunk.boot,
+            chunk.t0.tolist(),
+            chunk.hz.tolist(),
+            chunk.sacral.tolist(),
+            chunk.load_kg,
+            strict=True,
+        )
+        for line_no, key, n, seq, boot, t0, hz, sacral, load_kg in rows:
+            if not n:
+                yield line_no, key, next(others)
+                continue
+            # Views of the chunk's array: the detector reads them and keeps none.
+            sled, lumbar, at = samples[at : at + n], samples[at + n : at + 2 * n], at + 2 * n
+            seat = None
+            if sacral:
+                seat, at = samples[at : at + n], at + n
+            yield line_no, key, TelemetryBatch(seq, boot, t0, hz, sled, lumbar, seat, load_kg)
+
+
+# -- ahead, in a process of its own ------------------------------------------------------------
+
+
+def can_decode_ahead() -> bool:
+    """Whether a second process would run beside this one rather than take turns with it."""
+    if not hasattr(os, "fork"):
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) > 1
+
+
+@contextmanager
+def decoded_ahead(lines: Iterable[bytes]) -> Iterator[Iterator[Chunk]]:
+    """`decode_chunks(lines)`, computed by a forked process from now on. The lines are read
+    there (so is stdin), and the chunks arrive in order; DecodingFailed if that process fails.
+    Leaving the block early stops it."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _decode_into(lines, write_fd)
+    os.close(write_fd)
+    reader = os.fdopen(read_fd, "rb")
+    done: list[bool] = []
+    try:
+        yield _received(reader, done)
+    finally:
+        reader.close()
+        if not done:  # it may be waiting for lines (stdin) rather than for the pipe
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def _decode_into(lines: Iterable[bytes], fd: int) -> NoReturn:
+    """The decoding process: chunks into the pipe, then the end (None) or the failure (str).
+    A thread writes, so that decoding goes on while the analysis is not reading yet."""
+    status = 1
+    try:
+        frames: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD_CHUNKS)
+        writer = threading.Thread(target=_write_frames, args=(frames, fd), daemon=True)
+        writer.start()
+        try:
+            for chunk in decode_chunks(lines):
+                frames.put(_frame(chunk))
+            frames.put(_frame(None))
+        except Exception:
+            frames.put(_frame(traceback.format_exc()))
+        frames.put(None)
+        writer.join()
+        status = 0
+    finally:
+        # Never back into the parent's code: its cleanup and buffered output are the parent's.
+        os._exit(status)
+
+
+def _frame(item: Chunk | str | None) -> bytes:
+    body = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    return struct.pack("<Q", len(body)) + body
+
+
+def _write_frames(frames: queue.Queue[bytes | None], fd: int) -> None:
+    try:
+        while (frame := frames.get()) is not None:
+            view = memoryview(frame)
+            while view:
+                view = view[os.write(fd, view) :]
+    except OSError:  # the analysis stopped reading (it failed, or was interrupted)
+        os._exit(1)
+
+
+def _received(reader: IO[bytes], done: list[bool]) -> Iterator[Chunk]:
+    while True:
+        header = reader.read(8)
+        if len(header) < 8:
+            raise DecodingFailed("the decoding process ended before the recording did")
+        (size,) = struct.unpack("<Q", header)
+        item = pickle.loads(reader.read(size))
+        if item is None:
+            done.append(True)
+            return
+        if isinstance(item, str):
+            raise DecodingFailed(f"decoding the recording failed:\n{item}")
+        yield item
