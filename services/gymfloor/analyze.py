@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from gymfloor.contract import RepReport, SessionPayload, TelemetryBatch
-from gymfloor.decode_ahead import Chunk, Skipped, decode_chunks, messages
+from gymfloor.contract import MachineKey, RepReport, SessionPayload, TelemetryBatch
+from gymfloor.decode_ahead import Decoded, Skipped, decoded_here
 from gymfloor.detector import Detector, DetectorOutput
 
 EVICT_EVERY = 5000
@@ -36,19 +36,20 @@ def analyze(
 ) -> Iterator[RepReport]:
     """Yield the rep reports of a recording, in the order the reps complete. A line that is
     not a valid message goes to `on_skip(line_no, reason)` and the rest is still analysed."""
-    return analyze_decoded(decode_chunks(lines), detector, on_skip, counts)
+    return analyze_decoded(decoded_here(lines), detector, on_skip, counts)
 
 
 def analyze_decoded(
-    chunks: Iterable[Chunk],
+    messages: Iterable[tuple[int, MachineKey | None, Decoded]],
     detector: Detector,
     on_skip: Callable[[int, str], None],
     counts: AnalysisCounts | None = None,
 ) -> Iterator[RepReport]:
-    """`analyze` of a recording already decoded (`gymfloor.decode_ahead`)."""
+    """`analyze` of a recording decoded by `gymfloor.decode_ahead`: here (`decoded_here`) or
+    ahead, in another process (`messages(chunks)`)."""
     counts = counts if counts is not None else AnalysisCounts()
     # The loop runs once per message: it does nothing for the many that complete no rep.
-    for line_no, key, decoded in messages(chunks):
+    for line_no, key, decoded in messages:
         counts.lines = line_no
         if isinstance(decoded, TelemetryBatch):
             assert key is not None
@@ -79,11 +80,11 @@ def write_reports(
 ) -> AnalysisCounts:
     """All of `gymfloor analyze` but choosing the files and reporting: the rep reports of a
     recording written to `sink`, one JSON object a line."""
-    return write_decoded(decode_chunks(lines), sink, detector, on_skip, counts)
+    return write_decoded(decoded_here(lines), sink, detector, on_skip, counts)
 
 
 def write_decoded(
-    chunks: Iterable[Chunk],
+    messages: Iterable[tuple[int, MachineKey | None, Decoded]],
     sink: IO[str],
     detector: Detector,
     on_skip: Callable[[int, str], None],
@@ -97,7 +98,7 @@ def write_decoded(
     # the interpreter exits: that last walk took 0.13 s, a fifth of analysing a small file.
     gc.freeze()
     counts = counts if counts is not None else AnalysisCounts()
-    for report in analyze_decoded(chunks, detector, on_skip, counts):
+    for report in analyze_decoded(messages, detector, on_skip, counts):
         sink.write(report.model_dump_json() + "\n")
     gc.freeze()
     return counts

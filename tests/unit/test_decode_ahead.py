@@ -27,10 +27,12 @@ from gymfloor.contract import (
     parse_machine_topic,
 )
 from gymfloor.decode_ahead import (
+    Chunk,
     DecodingFailed,
     Skipped,
     decode_chunks,
     decoded_ahead,
+    decoded_here,
     messages,
 )
 from gymfloor.detector import Detector
@@ -100,14 +102,19 @@ def same(a: object, b: object) -> bool:
     return a == b
 
 
-def decoded(chunks: Iterator[decode_ahead.Chunk]) -> list[tuple[int, object]]:
+def decoded(chunks: Iterator[Chunk]) -> list[tuple[int, object]]:
     return [(line_no, item) for line_no, _, item in messages(chunks)]
 
 
-def test_every_line_decodes_as_the_live_service_decodes_it() -> None:
+@pytest.mark.parametrize("way", ["here", "in chunks"])
+def test_every_line_decodes_as_the_live_service_decodes_it(way: str) -> None:
     lines = recording()
     expected = list(as_dispatch_decodes(lines))
-    got = decoded(decode_chunks(lines))
+    got: list[tuple[int, object]] = (
+        [(line_no, item) for line_no, _, item in decoded_here(lines)]
+        if way == "here"
+        else decoded(decode_chunks(lines))
+    )
     assert [n for n, _ in got] == [n for n, _ in expected]
     assert all(same(a, b) for (_, a), (_, b) in zip(got, expected, strict=True))
     kinds = {type(item).__name__ for _, item in got}
@@ -119,7 +126,10 @@ def test_every_line_decodes_as_the_live_service_decodes_it() -> None:
 
 def test_each_message_is_given_its_machine() -> None:
     lines = recording()
-    for line_no, key, item in messages(decode_chunks(lines)):
+    for (line_no, key, item), (_, here, _) in zip(
+        messages(decode_chunks(lines)), decoded_here(lines), strict=True
+    ):
+        assert key == here
         if isinstance(item, TelemetryBatch | SessionPayload):
             topic = json.loads(lines[line_no - 1])["topic"]
             assert key == parse_machine_topic(topic)[0]
@@ -152,7 +162,9 @@ def test_the_analysis_is_the_same_decoded_ahead() -> None:
     skipped_there: list[int] = []
     here = list(analyze(lines, Detector(), lambda n, _: skipped_here.append(n)))
     with decoded_ahead(lines) as chunks:
-        there = list(analyze_decoded(chunks, Detector(), lambda n, _: skipped_there.append(n)))
+        there = list(
+            analyze_decoded(messages(chunks), Detector(), lambda n, _: skipped_there.append(n))
+        )
     assert here and there == here
     assert skipped_there == skipped_here and len(skipped_here) == 5
 
@@ -175,7 +187,7 @@ def test_leaving_early_stops_the_decoding_process(monkeypatch: pytest.MonkeyPatc
     lines = recording() * 20
     with decoded_ahead(lines) as chunks:
         first = next(chunks)
-    assert len(first.line_no) == 4  # and the block was left: the process is gone, not waited for
+    assert len(first.line_no) == 4  # and the block was left: the process is stopped
 
 
 def test_leaving_early_stops_a_decoding_process_waiting_for_lines() -> None:

@@ -70,7 +70,7 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, settings: AnalysisSettings | Settings) -> int:
-    from gymfloor.decode_ahead import can_decode_ahead, decode_chunks, decoded_ahead
+    from gymfloor.decode_ahead import can_decode_ahead, decoded_ahead, decoded_here, messages
 
     with ExitStack() as stack:
         if str(args.recording) == "-":
@@ -80,14 +80,16 @@ def run(args: argparse.Namespace, settings: AnalysisSettings | Settings) -> int:
             size = args.recording.stat().st_size
         lines = _with_progress(source, size) if _shows_progress(size) else source
         # Forked before numba is imported, the decoding runs while the kernel loads.
-        ahead = can_decode_ahead()
-        chunks = stack.enter_context(decoded_ahead(lines)) if ahead else decode_chunks(lines)
+        if can_decode_ahead():
+            decoded = messages(stack.enter_context(decoded_ahead(lines)))
+        else:
+            decoded = decoded_here(lines)
         detector = _loaded_detector(settings.detector)
         from gymfloor.analyze import AnalysisCounts, write_decoded
 
         counts = AnalysisCounts()
         sink = stack.enter_context(output(args.output))
-        write_decoded(chunks, sink, detector, _skip_logger(counts), counts)
+        write_decoded(decoded, sink, detector, _skip_logger(counts), counts)
     log.info(
         "analysed %d lines: %d messages, %d skipped, %d rep reports",
         counts.lines,
