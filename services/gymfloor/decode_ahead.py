@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 import pickle
-import queue
+import select
 import signal
 import struct
-import threading
 import traceback
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, NamedTuple, NoReturn
@@ -275,21 +275,19 @@ def _widen(fd: int) -> None:
 
 
 def _decode_into(lines: Iterable[bytes], fd: int) -> NoReturn:
-    """The decoding process: chunks into the pipe, then the end (None) or the failure (str).
-    A thread writes, so that decoding goes on while the analysis is not reading yet."""
+    """The decoding process: chunks into the pipe, then the end (None) or the failure (str)."""
     status = 1
     try:
-        frames: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD_CHUNKS)
-        writer = threading.Thread(target=_write_frames, args=(frames, fd), daemon=True)
-        writer.start()
+        outbox = _Outbox(fd)
         try:
             for chunk in decode_chunks(lines):
-                frames.put(_frame(chunk))
-            frames.put(_frame(None))
+                outbox.send(_frame(chunk))
+            outbox.send(_frame(None))
+        except BrokenPipeError:
+            raise  # the analysis stopped reading (it failed, or was interrupted)
         except Exception:
-            frames.put(_frame(traceback.format_exc()))
-        frames.put(None)
-        writer.join()
+            outbox.send(_frame(traceback.format_exc()))
+        outbox.wait_until(0)
         status = 0
     finally:
         # Never back into the parent's code: its cleanup and buffered output are the parent's.
@@ -301,14 +299,38 @@ def _frame(item: Chunk | str | None) -> bytes:
     return struct.pack("<Q", len(body)) + body
 
 
-def _write_frames(frames: queue.Queue[bytes | None], fd: int) -> None:
-    try:
-        while (frame := frames.get()) is not None:
-            view = memoryview(frame)
-            while view:
-                view = view[os.write(fd, view) :]
-    except OSError:  # the analysis stopped reading (it failed, or was interrupted)
-        os._exit(1)
+class _Outbox:
+    """Frames for the pipe, written as far as it takes them without waiting, so that decoding
+    goes on while the analysis is not reading yet; past AHEAD_CHUNKS, it waits. (A writing
+    thread took the interpreter lock from the decoding in 5 ms turns, and the analysis waited.)"""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending: deque[memoryview] = deque()
+        os.set_blocking(fd, False)
+
+    def send(self, frame: bytes) -> None:
+        self.pending.append(memoryview(frame))
+        self._write()
+        self.wait_until(AHEAD_CHUNKS)
+
+    def wait_until(self, most: int) -> None:
+        """Write, waiting for the pipe, until at most `most` frames are left to write."""
+        while len(self.pending) > most:
+            select.select([], [self.fd], [])
+            self._write()
+
+    def _write(self) -> None:
+        while self.pending:
+            try:
+                written = os.write(self.fd, self.pending[0])
+            except BlockingIOError:
+                return
+            rest = self.pending[0][written:]
+            if rest:  # the pipe is full
+                self.pending[0] = rest
+                return
+            self.pending.popleft()
 
 
 def _received(reader: IO[bytes], done: list[bool]) -> Iterator[Chunk]:
