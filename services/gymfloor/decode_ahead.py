@@ -339,7 +339,10 @@ def _received(reader: IO[bytes], done: list[bool]) -> Iterator[Chunk]:
         if len(header) < 8:
             raise DecodingFailed("the decoding process ended before the recording did")
         (size,) = struct.unpack("<Q", header)
-        item = pickle.loads(reader.read(size))
+        body = reader.read(size)
+        if len(body) < size:
+            raise DecodingFailed("the decoding process ended in the middle of a chunk")
+        item = pickle.loads(body)
         if item is None:
             done.append(True)
             return

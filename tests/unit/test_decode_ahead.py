@@ -3,6 +3,7 @@ lines keep their reasons, and decoding ahead in a second process gives the same,
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -198,3 +199,10 @@ def test_leaving_early_stops_a_decoding_process_waiting_for_lines() -> None:
             pass  # left before the first chunk, which the process is still waiting to fill
     finally:
         os.close(write_fd)
+
+
+def test_a_chunk_cut_short_is_a_failure_not_a_garbled_chunk() -> None:
+    whole = decode_ahead._frame(next(decode_chunks(recording())))
+    for cut in (whole[:5], whole[: len(whole) // 2]):
+        with pytest.raises(DecodingFailed):
+            list(decode_ahead._received(io.BytesIO(cut), []))
