@@ -1,12 +1,12 @@
-"""A recording's lines decoded for the analysis, in chunks: in this process, or ahead of it in
-a second one.
+"""A recording's lines decoded for the analysis: in this process, batch by batch, or ahead of
+it in a second one, in chunks.
 
 On two cores the decoding need not wait for the detector, nor the detector for the decoding.
 Past start-up, decoding a line (msgspec, then its samples into numpy) costs about as much as
 detecting on it, and start-up is mostly numba loading the compiled kernel. `decoded_ahead` forks,
 before the analysis imports numba, a process that decodes the whole recording while the analysis
-is still starting, and hands it over in chunks through a pipe. Both ways give the same chunks
-from the same code (`decode_chunks`), and a message's rows keep the recording's order.
+is still starting, and hands it over in chunks through a pipe. Both ways decode and validate each
+line with the same code (`decoded_lines`), and give the detector the same, in the same order.
 
 This module imports neither numba nor the detector: forking after them would start the
 decoding only once the analysis is ready for it.
