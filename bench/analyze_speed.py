@@ -2,18 +2,18 @@
 
 Writes a recording with `gymfloor simulate` (26 machines, 3 members each: about 25 MB), then
 times, alternating, repeat after repeat, each way of analysing it on the whole recording and
-on its first 50 lines (which is the start-up cost: imports and loading the compiled kernel):
+on its first 50 lines (which is the start-up: imports and loading the compiled kernel):
 
 - `command`: `gymfloor analyze REC -o OUT`, this checkout's;
-- `lean`: the command as it will run once it loads only what analysis needs (no
-  pydantic-settings): the same arguments and logging, and `gymfloor.analyze.write_reports`
-  (the script LEAN below; docs/PERFORMANCE.md says what the command must change);
+- `one core`: the same command held to one CPU (`sched_setaffinity`), where it decodes in
+  its own process rather than ahead in a second one;
 - `against`, with `--against PATH`: another checkout's `gymfloor` command (e.g. the main
   branch's `.venv/bin/gymfloor`), for figures before and after a change, in one sitting.
 
 Prints medians of wall time, start-up, samples per second end to end and net of start-up, CPU
-time (user + system, less disturbed than wall time by other work on the machine) and peak
-memory, and checks that every way wrote the same reports.
+time (user + system of the command and the processes it starts; less disturbed than wall time
+by other work on the machine) and peak memory, and checks that every way wrote the same
+reports. No GYMFLOOR_* variable is passed on: the commands run on their defaults.
 
     python bench/analyze_speed.py [--machines 26] [--visits 3] [--repeats 5] [--against PATH]
 """
@@ -42,23 +42,7 @@ from gymfloor.contract.payloads import decode_payload
 
 GYMFLOOR = str(Path(sys.executable).parent / "gymfloor")
 STARTUP_LINES = 50
-
-LEAN = """
-import argparse, logging, os
-from gymfloor.analyze import write_reports
-from gymfloor.detector import Detector
-from gymfloor.logs import configure_logging
-parser = argparse.ArgumentParser()
-parser.add_argument("recording")
-parser.add_argument("-o", "--output")
-args = parser.parse_args()
-configure_logging(os.environ.get("GYMFLOOR_LOG_LEVEL", "INFO"))
-detector = Detector()  # the default thresholds: the bench sets no GYMFLOOR_DETECTOR__*
-with open(args.recording, "rb") as source, open(args.output, "w") as sink:
-    skip = lambda line_no, why: logging.warning("line %d skipped: %s", line_no, why)
-    counts = write_reports(source, sink, detector, skip)
-logging.info("analysed %d lines, %d rep reports", counts.lines, counts.reports)
-"""
+ENV = {k: v for k, v in os.environ.items() if not k.upper().startswith("GYMFLOOR_")}
 
 
 @dataclass
@@ -66,15 +50,20 @@ class Way:
     name: str
     command: list[str]
     """Run with `REC -o OUT` appended."""
+    cpus: set[int] | None = None
+    """The CPUs it may run on; None: any."""
     whole: list[tuple[float, float, float]] = field(default_factory=list)
     startup: list[tuple[float, float, float]] = field(default_factory=list)
     """(wall s, CPU s, peak MiB) per run."""
 
 
-def timed(command: list[str]) -> tuple[float, float, float]:
+def timed(command: list[str], cpus: set[int] | None = None) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and the peak resident memory (MiB) of one run."""
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, preexec_fn=pin
+    )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     assert process.stderr is not None
@@ -149,7 +138,7 @@ def main() -> None:
 
     ways = [
         Way("command", [GYMFLOOR, "analyze"]),
-        Way("lean", [sys.executable, "-c", LEAN]),
+        Way("one core", [GYMFLOOR, "analyze"], cpus={min(os.sched_getaffinity(0))}),
     ]
     if args.against:
         ways.append(Way("against", [args.against, "analyze"]))
@@ -162,11 +151,12 @@ def main() -> None:
         outputs = {way.name: Path(folder, f"{way.name}.jsonl") for way in ways}
         first = Path(folder, "first.jsonl")
         for way in ways:  # untimed: numba compiles the kernel if its cache is not there yet
-            timed([*way.command, str(small), "-o", str(first)])
+            timed([*way.command, str(small), "-o", str(first)], way.cpus)
         for _ in range(args.repeats):
             for way in ways:
-                way.whole.append(timed([*way.command, str(big), "-o", str(outputs[way.name])]))
-                way.startup.append(timed([*way.command, str(small), "-o", str(first)]))
+                output = outputs[way.name]
+                way.whole.append(timed([*way.command, str(big), "-o", str(output)], way.cpus))
+                way.startup.append(timed([*way.command, str(small), "-o", str(first)], way.cpus))
         reports = {name: path.read_bytes() for name, path in outputs.items()}
         size_mb = big.stat().st_size / 1e6
     count = reports["command"].count(b"\n")

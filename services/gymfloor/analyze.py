@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from gymfloor.contract import ContractError, RepReport, TopicError, decode_line
+from gymfloor.contract import MachineKey, RepReport, SessionPayload, TelemetryBatch
+from gymfloor.decode_ahead import Decoded, Skipped, decoded_here
 from gymfloor.detector import Detector, DetectorOutput
-from gymfloor.dispatch import dispatch
 
 EVICT_EVERY = 5000
 """Messages between sweeps for silent machines, which keep memory bounded on long recordings."""
@@ -36,26 +36,33 @@ def analyze(
 ) -> Iterator[RepReport]:
     """Yield the rep reports of a recording, in the order the reps complete. A line that is
     not a valid message goes to `on_skip(line_no, reason)` and the rest is still analysed."""
+    return analyze_decoded(decoded_here(lines), detector, on_skip, counts)
+
+
+def analyze_decoded(
+    messages: Iterable[tuple[int, MachineKey | None, Decoded]],
+    detector: Detector,
+    on_skip: Callable[[int, str], None],
+    counts: AnalysisCounts | None = None,
+) -> Iterator[RepReport]:
+    """`analyze` of a recording decoded by `gymfloor.decode_ahead`: here (`decoded_here`) or
+    ahead, in another process (`messages(chunks)`)."""
     counts = counts if counts is not None else AnalysisCounts()
-    # The loop runs once per message: it reads lines itself rather than through
-    # read_recording's items, and does nothing for the many messages that complete no rep.
-    for line_no, raw in enumerate(lines, start=1):
-        try:
-            message = decode_line(raw)
-        except ContractError as exc:
-            counts.lines = line_no
-            counts.skipped += 1
-            on_skip(line_no, exc.reason)
-            continue
-        if message is None:  # a blank line
-            continue
+    # The loop runs once per message: it does nothing for the many that complete no rep.
+    for line_no, key, decoded in messages:
         counts.lines = line_no
-        try:
-            outputs = dispatch(detector, message.topic, message.payload).outputs
-        except (ContractError, TopicError) as exc:
+        if isinstance(decoded, TelemetryBatch):
+            assert key is not None
+            outputs = detector.telemetry(key, decoded)
+        elif isinstance(decoded, SessionPayload):
+            assert key is not None
+            outputs = detector.session(key, decoded)
+        elif isinstance(decoded, Skipped):
             counts.skipped += 1
-            on_skip(line_no, f"{message.topic}: {exc}")
+            on_skip(line_no, decoded.reason)
             continue
+        else:
+            outputs = []
         counts.messages += 1
         if outputs:
             yield from _reports(outputs, counts)
@@ -72,14 +79,26 @@ def write_reports(
     counts: AnalysisCounts | None = None,
 ) -> AnalysisCounts:
     """All of `gymfloor analyze` but choosing the files and reporting: the rep reports of a
-    recording written to `sink`, one JSON object a line. For a process that ends soon after:
-    what exists when it starts and when it ends is left out of garbage collection for good."""
+    recording written to `sink`, one JSON object a line."""
+    return write_decoded(decoded_here(lines), sink, detector, on_skip, counts)
+
+
+def write_decoded(
+    messages: Iterable[tuple[int, MachineKey | None, Decoded]],
+    sink: IO[str],
+    detector: Detector,
+    on_skip: Callable[[int, str], None],
+    counts: AnalysisCounts | None = None,
+) -> AnalysisCounts:
+    """`write_reports` of a recording already decoded, e.g. ahead, in another process. For a
+    process that ends soon after: what exists when it starts and when it ends is left out of
+    garbage collection for good."""
     # The objects of start-up (numpy, pydantic, numba's compiler: over 100,000) live as long as
     # the process. Frozen, the collector stops walking them, during the run and above all when
     # the interpreter exits: that last walk took 0.13 s, a fifth of analysing a small file.
     gc.freeze()
     counts = counts if counts is not None else AnalysisCounts()
-    for report in analyze(lines, detector, on_skip, counts):
+    for report in analyze_decoded(messages, detector, on_skip, counts):
         sink.write(report.model_dump_json() + "\n")
     gc.freeze()
     return counts

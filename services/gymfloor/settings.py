@@ -9,7 +9,6 @@ demo): components are handed their own settings and never import this module.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -20,11 +19,11 @@ from gymfloor.detector.config import DetectorConfig
 from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
 from gymfloor.logs import LogFormat
 from gymfloor.mqtt.config import MqttOptions, parse_mqtt_url
+from gymfloor.settings_names import ENV_NESTING, ENV_PREFIX, env_var, known_level
 from gymfloor.storage.timeseries.config import InfluxConfig
 from gymfloor_edge.config import EdgeConfig
 
-ENV_PREFIX = "GYMFLOOR_"
-ENV_NESTING = "__"
+__all__ = ["ENV_NESTING", "ENV_PREFIX", "Settings", "env_var"]
 
 
 class Settings(BaseSettings):
@@ -56,10 +55,7 @@ class Settings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, level: str) -> str:
-        # Refused here, with the other settings, rather than by logging's set-up once running.
-        if level.upper() not in logging.getLevelNamesMapping():
-            raise ValueError(f"{level!r} is not DEBUG, INFO, WARNING or ERROR")
-        return level
+        return known_level(level)
 
     @field_validator("mqtt_url")
     @classmethod
@@ -81,8 +77,3 @@ class Settings(BaseSettings):
             cert_file=self.mqtt_cert_file,
             key_file=self.mqtt_key_file,
         )
-
-
-def env_var(setting: str) -> str:
-    """The environment variable of a setting given by its path: `api.port` → GYMFLOOR_API__PORT."""
-    return ENV_PREFIX + setting.upper().replace(".", ENV_NESTING)

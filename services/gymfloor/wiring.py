@@ -3,7 +3,7 @@ ingest service and the API. The commands and the demo build them here and nowher
 part is handed its own section of the settings.
 
 Importing this module is cheap: each function imports the part it builds (SQLAlchemy, paho,
-FastAPI, uvicorn, influxdb-client) when it is called.
+FastAPI, uvicorn, influxdb-client) when it is called, and the settings are the caller's.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import threading
 from typing import TYPE_CHECKING
 
 from gymfloor.logs import configure_logging
-from gymfloor.settings import Settings, env_var
+from gymfloor.settings_names import env_var
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from gymfloor.ingest.service import IngestService
+    from gymfloor.settings import Settings
     from gymfloor.storage import OperationalStore
     from gymfloor.storage.timeseries.sink import TimeSeriesSink
 
@@ -80,6 +81,8 @@ def serve_api(settings: Settings, store: OperationalStore, stopping: threading.E
 
 def api_worker_app() -> FastAPI:
     """The app of one worker process of `gymfloor api --workers N`; uvicorn calls it in each."""
+    from gymfloor.settings import Settings
+
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     return api_app(settings, open_store(settings))

@@ -118,6 +118,30 @@ def test_malformed_lines_are_reported_by_number_and_skipped(
     assert done.stdout == clean.stdout  # the rest is analysed as before
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_on_one_core_the_command_decodes_itself_and_writes_the_same(
+    recording: tuple[Path, Path],
+) -> None:
+    """With two cores a second process decodes ahead; held to one, the command decodes in its
+    own process. The reports, and the lines skipped, are the same."""
+    lines = recording[0].read_text().splitlines()
+    lines.insert(7, "{not json")
+    text = "\n".join(lines) + "\n"
+    both = gymfloor("analyze", "-", stdin=text.encode())
+    one = subprocess.run(
+        [GYMFLOOR, "analyze", "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
+    )
+    assert both.returncode == one.returncode == 0, one.stderr
+    assert one.stdout == both.stdout and one.stdout.count("\n") > 0
+    assert "line 8 skipped: not JSON" in one.stderr and "line 8 skipped: not JSON" in both.stderr
+
+
 def test_a_missing_recording_is_a_clear_error(tmp_path: Path) -> None:
     done = gymfloor("analyze", str(tmp_path / "nope.jsonl"))
     assert done.returncode == 2 and "no such recording" in done.stderr

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pydantic
 
@@ -33,11 +33,10 @@ from gymfloor.cli import (
     store,
     tokens,
 )
-from gymfloor.cli.common import Run, UsageError
-from gymfloor.cli.flags import setting_flag, with_flags
+from gymfloor.cli.common import ReadSettings, Run, UsageError
+from gymfloor.cli.flags import read_settings, setting_flag, with_flags
 from gymfloor.contract.payloads import describe_error
 from gymfloor.logs import configure_logging
-from gymfloor.settings import Settings
 
 if TYPE_CHECKING:
     from gymfloor.cli.common import Subparsers
@@ -48,7 +47,7 @@ class Command(Protocol):
 
     def add_parser(self, subparsers: Subparsers) -> None: ...
 
-    def run(self, args: argparse.Namespace, settings: Settings) -> int: ...
+    def run(self, args: argparse.Namespace, settings: Any) -> int: ...
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -71,12 +70,13 @@ COMMANDS: tuple[Command, ...] = (
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command: argparse.ArgumentParser = args.parser
+    read: ReadSettings = args.read_settings or read_settings
     try:
-        settings = Settings()
+        settings = read({})
     except pydantic.ValidationError as exc:
         command.error(f"invalid GYMFLOOR_* environment variable: {describe_error(exc)}")
     try:
-        settings = with_flags(settings, args)
+        settings = with_flags(settings, args, read)
     except pydantic.ValidationError as exc:
         command.error(f"invalid setting: {describe_error(exc)}")
     configure_logging(settings.log_level, settings.log_format)

@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from gymfloor.settings import Settings
-
 if TYPE_CHECKING:
     from gymfloor.storage.pagination import Page
 
@@ -22,7 +20,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gymfloor")
 
-Run = Callable[[argparse.Namespace, Settings], int]
+Run = Callable[[argparse.Namespace, Any], int]
+"""A command: its flags and its settings (`Settings`, or what its `read_settings` gives)."""
+ReadSettings = Callable[[dict[str, Any]], Any]
+"""The settings from the environment, with the setting flags given (by path) laid over them."""
 
 
 class UsageError(Exception):
@@ -31,12 +32,16 @@ class UsageError(Exception):
 
 
 def add_command(
-    subparsers: Subparsers, name: str, run: Run, **kwargs: Any
+    subparsers: Subparsers,
+    name: str,
+    run: Run,
+    read_settings: ReadSettings | None = None,
+    **kwargs: Any,
 ) -> argparse.ArgumentParser:
     """The parser of a command (or of an action of one) that `run` carries out. Its usage goes
-    with its errors."""
+    with its errors. Its settings are all of them (`Settings`) unless it reads them itself."""
     command = subparsers.add_parser(name, **kwargs)
-    command.set_defaults(run=run, parser=command)
+    command.set_defaults(run=run, parser=command, read_settings=read_settings)
     return command
 
 

@@ -4,17 +4,27 @@ A flag that stands for a setting is declared with `setting_flag`, naming the set
 (`api.port`, `detector.liftoff_ratio`). `with_flags` lays the flags given over the environment's
 settings and validates the result as a whole, as the environment's values are validated, before
 any command runs: an invalid value is refused before anything is created.
+
+Importing this module does not import the settings (pydantic-settings and every component's):
+`gymfloor analyze` reads its few without them.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from gymfloor.contract import ID_PATTERN
 from gymfloor.detector.config import DetectorConfig
-from gymfloor.settings import Settings, env_var
+from gymfloor.settings_names import env_var
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from gymfloor.settings import Settings
+
+S = TypeVar("S")
 
 SETTING = "setting:"
 """Prefix of the argparse destination of a flag that stands for a setting; its path follows."""
@@ -34,10 +44,33 @@ def setting_flag(
     )
 
 
-def with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
-    """The settings with the setting flags given on the command line applied.
+def read_settings(overrides: dict[str, Any]) -> Settings:
+    """Every setting: the environment's (GYMFLOOR_*), `overrides` laid over them.
 
     Raises pydantic.ValidationError if the result is invalid."""
+    from gymfloor.settings import Settings
+
+    # pydantic-settings merges arguments over the environment, section by section.
+    return Settings(**overrides)
+
+
+@overload
+def with_flags(settings: Settings, args: argparse.Namespace) -> Settings: ...
+@overload
+def with_flags(settings: S, args: argparse.Namespace, read: Callable[[dict[str, Any]], S]) -> S: ...
+def with_flags(
+    settings: Any, args: argparse.Namespace, read: Callable[[dict[str, Any]], Any] = read_settings
+) -> Any:
+    """The settings with the setting flags given on the command line applied, read again by
+    `read` (which `settings` came from: by default every setting).
+
+    Raises pydantic.ValidationError if the result is invalid."""
+    overrides = setting_overrides(args)
+    return read(overrides) if overrides else settings
+
+
+def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The setting flags given, by section: {"detector": {"liftoff_ratio": 0.4}, ...}."""
     overrides: dict[str, Any] = {}
     for dest, value in vars(args).items():
         if dest.startswith(SETTING) and value is not None:
@@ -46,8 +79,7 @@ def with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
             for section in sections:
                 target = target.setdefault(section, {})
             target[name] = value
-    # pydantic-settings merges arguments over the environment, section by section.
-    return Settings(**overrides) if overrides else settings
+    return overrides
 
 
 def add_mqtt_flags(command: argparse.ArgumentParser) -> None:
