@@ -27,9 +27,6 @@ from gymfloor.status import IngestCounter, IngestHealth, LatencyHistogram
 
 log = logging.getLogger("gymfloor.ingest")
 
-TIMESERIES_DRAIN_S = 5.0
-"""On a stop, how long the time-series sender may go on sending; the rest waits in its spool."""
-
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 BATCH = 512
@@ -118,7 +115,7 @@ class IngestService:
         else:
             log.error("a checkpoint is still being written; stopping without a last one")
         self._report_status()
-        self.committer.stop(TIMESERIES_DRAIN_S)
+        self.committer.stop()
         self.intake.close()
         self._log_stats("stopped")
 
