@@ -72,7 +72,13 @@ def ingest_service(
         from gymfloor.ingest.jetstream.worker import PartitionedIngest
 
         return PartitionedIngest(
-            nats, store, timeseries, settings.ingest, settings.detector, settings.alerts
+            nats,
+            settings.mqtt,
+            store,
+            timeseries,
+            settings.ingest,
+            settings.detector,
+            settings.alerts,
         )
     from gymfloor.ingest.assembly import mqtt_ingest
 

@@ -45,8 +45,10 @@ class NatsServer(ServerProcess):
         return f"mqtt://127.0.0.1:{self.mqtt_port}"
 
     def arguments(self) -> list[str]:
-        cluster = ""
+        cluster, mqtt_replicas = "", ""
         if self.cluster_port is not None:
+            # MQTT's own state (sessions, messages in flight) survives a node, as the stream does.
+            mqtt_replicas = ", stream_replicas: 3"
             routes = ", ".join(f"nats-route://127.0.0.1:{port}" for port in self.routes)
             cluster = (
                 f"cluster {{ name: gymfloor, listen: 127.0.0.1:{self.cluster_port}, "
@@ -58,7 +60,7 @@ server_name: {self.name}
 listen: 127.0.0.1:{self.port}
 http: 127.0.0.1:{self.monitor_port}
 jetstream {{ store_dir: "{self.directory / "jetstream"}" }}
-mqtt {{ listen: 127.0.0.1:{self.mqtt_port} }}
+mqtt {{ listen: 127.0.0.1:{self.mqtt_port}{mqtt_replicas} }}
 {cluster}
 """
         )
@@ -107,12 +109,15 @@ class NatsCluster(Running):
             node.stop()
 
 
-def ingest_worker(cluster_url: str, data_dir: Path, **env: str) -> Service:
-    """`gymfloor ingest` as one worker of partitioned ingest on the cluster."""
+def ingest_worker(nats: NatsServer | NatsCluster, data_dir: Path, **env: str) -> Service:
+    """`gymfloor ingest` as one worker of partitioned ingest, publishing through the first
+    node's MQTT listener."""
+    first = nats.nodes[0] if isinstance(nats, NatsCluster) else nats
     return Service(
         "ingest",
         env={
-            "GYMFLOOR_NATS_URL": cluster_url,
+            "GYMFLOOR_NATS_URL": nats.url,
+            "GYMFLOOR_MQTT_URL": first.mqtt_url,
             "GYMFLOOR_DATA_DIR": str(data_dir),
             "GYMFLOOR_INGEST__CHECKPOINT_INTERVAL_S": "1",
             **env,

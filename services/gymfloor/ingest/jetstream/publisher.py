@@ -1,19 +1,27 @@
-"""What ingest publishes (feedback, staff alerts, rep reports), as NATS subjects that NATS's
-MQTT listener hands to MQTT subscribers under the contract's topics."""
+"""What ingest publishes (feedback, staff alerts, rep reports) goes out over MQTT, to NATS's
+MQTT listener, at the contract's QoS 1.
+
+Published as plain NATS messages they would reach the machines too, but only at QoS 0: NATS
+gives an MQTT subscriber a QoS 1 delivery only of what an MQTT client published at QoS 1.
+"""
 
 from __future__ import annotations
 
-from gymfloor.ingest.jetstream.client import NatsLoop
-from gymfloor.ingest.jetstream.subjects import subject_of
-
-MQTT_QOS_1 = {"Nmqtt-Pub": "1"}
-"""NATS delivers a message carrying this header to MQTT subscribers as a QoS 1 publish, as the
-contract asks, rather than as QoS 0, which a plain NATS message would be."""
+from gymfloor.mqtt import MqttOptions, new_client, start
 
 
-class NatsPublisher:
-    def __init__(self, nats: NatsLoop) -> None:
-        self._nats = nats
+class MqttPublisher:
+    def __init__(self, options: MqttOptions, client_id: str) -> None:
+        self._options = options
+        self.client = new_client(options, client_id, persistent=False)
+
+    def start(self) -> None:
+        start(self.client, self._options)
 
     def publish(self, topic: str, payload: bytes) -> None:
-        self._nats.publish(subject_of(topic), payload, MQTT_QOS_1)
+        """Queued by paho, and sent once connected; safe from any thread."""
+        self.client.publish(topic, payload, qos=1)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -28,11 +28,12 @@ from gymfloor.ingest.jetstream.client import NatsLoop
 from gymfloor.ingest.jetstream.config import NatsConfig
 from gymfloor.ingest.jetstream.intake import PartitionIntake
 from gymfloor.ingest.jetstream.membership import Membership
-from gymfloor.ingest.jetstream.publisher import NatsPublisher
+from gymfloor.ingest.jetstream.publisher import MqttPublisher
 from gymfloor.ingest.jetstream.pulls import Delivered, PinnedPuller
 from gymfloor.ingest.jetstream.reader import read_all
 from gymfloor.ingest.jetstream.topology import declare
 from gymfloor.ingest.service import IngestService
+from gymfloor.mqtt import MqttOptions
 from gymfloor.ingest.sinks import StoreSink
 from gymfloor.storage import OperationalStore
 
@@ -59,6 +60,7 @@ class PartitionedIngest:
     def __init__(
         self,
         nats_config: NatsConfig,
+        mqtt_options: MqttOptions,
         store: OperationalStore,
         timeseries: TimeSeriesSink | None,
         config: IngestConfig,
@@ -68,6 +70,7 @@ class PartitionedIngest:
         self.nats_config = nats_config
         self.worker = f"{config.client_id}-{socket.gethostname()}-{os.getpid()}"
         self.nats = NatsLoop(nats_config, self.worker)
+        self.publisher = MqttPublisher(mqtt_options, f"{self.worker}-out")
         self._store = store
         self._timeseries = timeseries
         self._config = config
@@ -80,6 +83,7 @@ class PartitionedIngest:
         self._over_share_since: float | None = None
 
     def run(self, stopping: threading.Event) -> None:
+        self.publisher.start()
         self.nats.connect()
         self.nats.run(declare(self.nats.client, self.nats_config), timeout=60.0)
         self.nats.spawn(self.membership.run())
@@ -159,7 +163,7 @@ class PartitionedIngest:
         )
         held.service = IngestService(
             held.intake,
-            NatsPublisher(self.nats),
+            self.publisher,
             committer,
             config,
             self._detector_config,
@@ -216,4 +220,5 @@ class PartitionedIngest:
         except Exception as exc:
             log.warning("could not leave the membership: %s", exc)
         self.nats.close()
+        self.publisher.stop()
         log.info("worker %s stopped", self.worker)
