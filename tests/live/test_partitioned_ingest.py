@@ -100,14 +100,6 @@ def test_workers_lose_and_repeat_nothing_when_a_worker_and_a_node_die(
             lambda: len(stored_reports(postgres.url)) >= len(expected), 60, "every rep stored"
         )
         assert any("taken over from" in line for w in survivors for line in w.log)
-        print(
-            "FEEDBACK",
-            len(watch.received),
-            killed_at,
-            [round(t - killed_at, 1) for t, _, _ in watch.received],
-        )
-        for w in workers:
-            print("W", "".join(l for l in w.log if "partition" in l or "feedback=" in l)[-3000:])
         assert any(t > killed_at + 1 for t, _, _ in watch.received), "feedback after the kill"
         for worker in survivors:
             assert worker.stop() == 0

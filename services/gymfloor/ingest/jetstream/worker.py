@@ -33,8 +33,8 @@ from gymfloor.ingest.jetstream.pulls import Delivered, PinnedPuller
 from gymfloor.ingest.jetstream.reader import read_all
 from gymfloor.ingest.jetstream.topology import declare
 from gymfloor.ingest.service import IngestService
-from gymfloor.mqtt import MqttOptions
 from gymfloor.ingest.sinks import StoreSink
+from gymfloor.mqtt import MqttOptions
 from gymfloor.storage import OperationalStore
 
 if TYPE_CHECKING:  # influxdb-client is imported only when a sink is configured
