@@ -1,26 +1,30 @@
 """`gymfloor ingest` on NATS JetStream: one worker among any number sharing the partitions.
 
-Each partition this worker holds runs as an ingest service of its own (`IngestService`, the
-same as on a single MQTT broker): its own pipeline, committer and checkpoint, on the
-partition's intake. The worker's own thread watches the membership and balances: it bids for
-partitions while it holds fewer than its fair share, and hands one over while it holds more.
+Each partition this worker holds is a task of its own (`IngestTask`, as on a single MQTT
+broker): its own pipeline, committer and checkpoint, on the partition's intake. One thread
+serves every task in turn, as the single MQTT service's thread serves its one; it also balances:
+it bids for partitions while the worker holds fewer than its fair share, and hands one over
+while it holds more.
 
-    pinned (loop thread)    → a service starts: claims the checkpoint, restores, replays, runs
-    unpinned (loop thread)  → its service stops; its last checkpoint is refused (fenced)
-    over its share          → a service stops cleanly, then the pin is handed over at once
+    pinned (loop thread)      → a recovery thread claims the checkpoint, restores and replays,
+                                then hands the task to the serving thread
+    unpinned (loop thread)    → the task is finished on a thread of its own; its last
+                                checkpoint is refused (fenced)
+    over its share            → the same, then the pin is handed over at once
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gymfloor.detector import DetectorConfig
+from gymfloor.detector import DetectorConfig, warm_up
 from gymfloor.ingest.checkpoint import Committer
 from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
 from gymfloor.ingest.jetstream.checkpoints import PartitionCheckpoints, PartitionLost
@@ -32,8 +36,9 @@ from gymfloor.ingest.jetstream.publisher import MqttPublisher
 from gymfloor.ingest.jetstream.pulls import Delivered, PinnedPuller
 from gymfloor.ingest.jetstream.reader import read_all
 from gymfloor.ingest.jetstream.topology import declare
-from gymfloor.ingest.service import IngestService
+from gymfloor.ingest.service import settle_runtime
 from gymfloor.ingest.sinks import StoreSink
+from gymfloor.ingest.task import BATCH, IngestTask
 from gymfloor.mqtt import MqttOptions
 from gymfloor.storage import OperationalStore
 
@@ -42,6 +47,7 @@ if TYPE_CHECKING:  # influxdb-client is imported only when a sink is configured
 
 log = logging.getLogger("gymfloor.ingest")
 
+IDLE_WAIT_S = 0.05
 BALANCE_INTERVAL_S = 0.5
 SETTLE_S = 3.0
 """How long the share must stay exceeded before a partition is handed over: workers starting
@@ -50,10 +56,12 @@ together see each other only after a heartbeat or two."""
 
 @dataclass(slots=True)
 class _Held:
+    partition: int
     intake: PartitionIntake
-    service: IngestService | None = None
-    stopping: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    task: IngestTask | None = None
+    lost: threading.Event = field(default_factory=threading.Event)
+    """Another worker holds the partition now: nothing more of it is served here."""
+    finished: threading.Event = field(default_factory=threading.Event)
 
 
 class PartitionedIngest:
@@ -71,18 +79,21 @@ class PartitionedIngest:
         self.worker = f"{config.client_id}-{socket.gethostname()}-{os.getpid()}"
         self.nats = NatsLoop(nats_config, self.worker)
         self.publisher = MqttPublisher(mqtt_options, f"{self.worker}-out")
+        self.membership = Membership(self.nats, self.worker, nats_config.heartbeat_s)
         self._store = store
         self._timeseries = timeseries
         self._config = config
         self._detector_config = detector_config
         self._policy_config = policy_config
-        self._held: dict[int, _Held] = {}
-        self._lock = threading.Lock()  # _held, between the loop's thread and this one
+        self._held: dict[int, _Held] = {}  # pinned to this worker, being recovered or served
+        self._serving: dict[int, _Held] = {}  # the serving thread's own
+        self._recovered: queue.SimpleQueue[_Held] = queue.SimpleQueue()
+        self._arrived = threading.Event()  # messages were delivered, or a task recovered
         self._pullers: list[PinnedPuller] = []
-        self.membership = Membership(self.nats, self.worker, nats_config.heartbeat_s)
         self._over_share_since: float | None = None
 
     def run(self, stopping: threading.Event) -> None:
+        warm_up()
         self.publisher.start()
         self.nats.connect()
         self.nats.run(declare(self.nats.client, self.nats_config), timeout=60.0)
@@ -91,10 +102,16 @@ class PartitionedIngest:
             puller = self._puller(partition)
             self._pullers.append(puller)
             self.nats.spawn(puller.run())
+        settle_runtime()
         log.info("worker %s sharing %d partitions", self.worker, self.nats_config.partitions)
+        balanced = 0.0
         try:
-            while not stopping.wait(BALANCE_INTERVAL_S):
-                self._balance()
+            while not stopping.is_set():
+                now = time.monotonic()
+                self._serve(now)
+                if now - balanced >= BALANCE_INTERVAL_S:
+                    balanced = now
+                    self._balance(now)
         finally:
             self._shutdown()
 
@@ -118,39 +135,40 @@ class PartitionedIngest:
         )
 
     def _pinned(self, partition: int, first: int) -> None:
-        held = _Held(PartitionIntake(self.nats, self.nats_config.stream, partition, first))
-        with self._lock:
-            self._held[partition] = held
-        held.thread = threading.Thread(
-            target=self._serve, args=(partition, held), name=f"ingest-p{partition}", daemon=True
-        )
-        held.thread.start()
+        intake = PartitionIntake(self.nats, self.nats_config.stream, partition, first)
+        held = self._held[partition] = _Held(partition, intake)
+        threading.Thread(
+            target=self._recover, args=(held,), name=f"recover-p{partition}", daemon=True
+        ).start()
 
     def _deliver(self, partition: int, batch: list[Delivered]) -> None:
         held = self._held.get(partition)
-        if held is not None and not held.stopping.is_set():
+        if held is not None and not held.lost.is_set():
             held.intake.deliver(batch)
+            self._arrived.set()
         # else: a partition being handed over; its next owner reads these from the stream
 
     def _unpinned(self, partition: int) -> None:
-        log.warning("partition %d passed to another worker", partition)
-        with self._lock:
-            held = self._held.get(partition)
+        held = self._held.pop(partition, None)
         if held is not None:
-            held.stopping.set()
+            log.warning("partition %d passed to another worker", partition)
+            held.lost.set()
+            self._arrived.set()
 
     def _room(self, partition: int) -> bool:
         held = self._held.get(partition)
         return held is None or len(held.intake) < self._config.max_pending
 
-    # -- a partition's own thread ------------------------------------------------------------
+    # -- a recovery's own thread -------------------------------------------------------------
 
-    def _serve(self, partition: int, held: _Held) -> None:
+    def _recover(self, held: _Held) -> None:
+        partition = held.partition
         checkpoints = PartitionCheckpoints(self.nats, partition, self.worker)
         try:
             checkpoints.claim()
         except PartitionLost as exc:
             log.warning("%s", exc)
+            held.finished.set()
             return
         committer = Committer(
             StoreSink(self._store, self._config.trace_retention_s),
@@ -161,7 +179,7 @@ class PartitionedIngest:
         config = self._config.model_copy(
             update={"client_id": f"{self._config.client_id}-p{partition}"}
         )
-        held.service = IngestService(
+        held.task = IngestTask(
             held.intake,
             self.publisher,
             committer,
@@ -169,52 +187,79 @@ class PartitionedIngest:
             self._detector_config,
             self._policy_config,
         )
+        held.task.recover()
         log.info("partition %d: serving from stream sequence %d", partition, held.intake.cut() + 1)
-        try:
-            held.service.run(held.stopping)
-        except Exception:  # the other partitions go on; this one goes to whoever bids next
-            log.exception("partition %d stopped on an error; handing it over", partition)
-            self.nats.run(self._pullers[partition].release())
-        finally:
-            with self._lock:
-                if self._held.get(partition) is held:
-                    del self._held[partition]
+        self._recovered.put(held)
+        self._arrived.set()
 
-    # -- this worker's thread ----------------------------------------------------------------
+    # -- the serving thread ------------------------------------------------------------------
 
-    def _balance(self) -> None:
-        with self._lock:
-            held = len(self._held)
+    def _serve(self, now: float) -> None:
+        while not self._recovered.empty():
+            held = self._recovered.get()
+            self._serving[held.partition] = held
+        worked = False
+        for held in list(self._serving.values()):
+            if held.lost.is_set():
+                self._retire(held)
+                continue
+            assert held.task is not None
+            batch = held.intake.take(BATCH, timeout=0)
+            if batch:
+                held.task.process(batch, True)
+                worked = True
+            held.task.tick(now)
+        if not worked:
+            self._arrived.wait(IDLE_WAIT_S)
+            self._arrived.clear()
+
+    def _retire(self, held: _Held, then_release: bool = False) -> None:
+        """Stop serving the partition; finish its task on a thread of its own (the last
+        checkpoint may take a while), then, if asked, hand the pin over."""
+        self._serving.pop(held.partition, None)
+
+        def finish() -> None:
+            try:
+                if held.task is not None:
+                    held.task.finish()
+            except Exception:
+                log.exception("partition %d did not finish cleanly", held.partition)
+            finally:
+                if then_release:
+                    self.nats.run(self._pullers[held.partition].release())
+                held.finished.set()
+
+        threading.Thread(target=finish, name=f"finish-p{held.partition}", daemon=True).start()
+
+    def _balance(self, now: float) -> None:
+        held = len(self._held)
         share = self.membership.fair_share(self.nats_config.partitions)
         for puller in self._pullers:
             puller.bidding = held < share
         if held <= share:
             self._over_share_since = None
-            return
-        now = time.monotonic()
-        if self._over_share_since is None:
+        elif self._over_share_since is None:
             self._over_share_since = now
-        elif now - self._over_share_since >= SETTLE_S:
+        elif now - self._over_share_since >= SETTLE_S and self._serving:
             self._over_share_since = None
-            self._hand_over(max(self._held))
+            self._hand_over(max(self._serving))
 
-    def _hand_over(self, partition: int) -> None:
-        puller = self._pullers[partition]
-        held = self._held.get(partition)
+    def _hand_over(self, partition: int) -> _Held:
         log.info("handing partition %d over", partition)
-        puller.pause()
-        if held is not None:
-            held.stopping.set()
-            if held.thread is not None:
-                held.thread.join()
-        self.nats.run(puller.release())
+        self._pullers[partition].pause()
+        held = self._serving[partition]
+        self._held.pop(partition, None)
+        held.lost.set()
+        self._retire(held, then_release=True)
+        return held
 
     def _shutdown(self) -> None:
-        log.info("stopping: handing over %d partitions", len(self._held))
+        log.info("stopping: handing over %d partitions", len(self._serving))
         for puller in self._pullers:
-            puller.bidding = False
-        for partition in list(self._held):
-            self._hand_over(partition)
+            puller.pause()
+        handed = [self._hand_over(partition) for partition in list(self._serving)]
+        for held in handed:
+            held.finished.wait(90.0)
         try:
             self.nats.run(self.membership.leave())
         except Exception as exc:
