@@ -40,9 +40,7 @@ def time_series_sink(settings: Settings) -> TimeSeriesSink | None:
         return None
     from gymfloor.storage.timeseries.sink import TimeSeriesSink
 
-    return TimeSeriesSink(
-        settings.influx, settings.data_dir / "influx-spool", settings.ingest.client_id
-    )
+    return TimeSeriesSink(settings.influx, settings.data_dir / "influx-spool")
 
 
 TIMESERIES_DRAIN_S = 5.0

@@ -206,7 +206,8 @@ class Committer:
         else:
             if self.timeseries is not None:
                 backlog = self.timeseries.backlog_points
-                self.timeseries.record_ingest({**work.point, IngestLevel.SPOOL_BACKLOG: backlog})
+                point = {**work.point, IngestLevel.SPOOL_BACKLOG: backlog}
+                self.timeseries.record_ingest(work.instance, point)
             self.store.report_status(work.instance, work.started_at, work.health)
 
     def _commit(self, checkpoint: Checkpoint) -> None:

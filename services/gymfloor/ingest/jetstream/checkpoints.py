@@ -37,7 +37,7 @@ class PartitionLost(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class CheckpointEntry:
     owner: str
     checkpoint: str | None
     """The object holding the latest checkpoint."""
@@ -49,7 +49,7 @@ class _Entry:
         ).encode()
 
     @classmethod
-    def decode(cls, raw: bytes) -> _Entry:
+    def decode(cls, raw: bytes) -> CheckpointEntry:
         fields = json.loads(raw)
         return cls(fields["owner"], fields["checkpoint"], fields["position"])
 
@@ -60,7 +60,7 @@ class PartitionCheckpoints:
         self.owner = owner
         self._nats = nats
         self._key = f"p{partition}"
-        self._entry = _Entry(owner, None, None)
+        self._entry = CheckpointEntry(owner, None, None)
         self._revision = 0
         self._saved = 0
 
@@ -96,8 +96,8 @@ class PartitionCheckpoints:
             self._revision = await entries.create(self._key, self._entry.encode())
             return
         assert current.value is not None
-        previous = _Entry.decode(current.value)
-        self._entry = _Entry(self.owner, previous.checkpoint, previous.position)
+        previous = CheckpointEntry.decode(current.value)
+        self._entry = CheckpointEntry(self.owner, previous.checkpoint, previous.position)
         try:
             self._revision = await entries.update(
                 self._key, self._entry.encode(), last=current.revision
@@ -121,7 +121,7 @@ class PartitionCheckpoints:
         self._saved += 1
         name = f"{self._key}.{self.owner}.{self._saved}"
         await objects.put(name, spool)  # type: ignore[arg-type]
-        entry = _Entry(self.owner, name, position)
+        entry = CheckpointEntry(self.owner, name, position)
         try:
             self._revision = await entries.update(self._key, entry.encode(), last=self._revision)
         except KeyWrongLastSequenceError:

@@ -149,7 +149,7 @@ class PinnedPuller:
         self._credit -= 1
         pin = headers.get(PIN_ID)
         was_empty = not self._buffer
-        stream_seq, consumer_seq, stored_ns = _ack_tokens(msg.reply)
+        stream_seq, consumer_seq, stored_ns = delivery_sequences(msg.reply)
         if pin is not None and pin != self.pin:
             self.pin = pin
             self._stream_seq, self._consumer_seq = stream_seq - 1, consumer_seq - 1
@@ -193,7 +193,7 @@ class PinnedPuller:
         await self._ask()
 
 
-def _ack_tokens(reply: str) -> tuple[int, int, int]:
+def delivery_sequences(reply: str) -> tuple[int, int, int]:
     """Stream sequence, consumer sequence and storage time (ns) from a delivery's reply subject:
     `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>`, or the same after a
     domain and an account hash."""
