@@ -40,10 +40,10 @@ def test_server_lists_are_split_and_given_a_scheme() -> None:
         parse_servers(" , ")
 
 
-@pytest.mark.parametrize("field", [{"partitions": 0}, {"partitions": 2000}, {"replicas": 6}])
-def test_absurd_layouts_are_refused(field: dict[str, int]) -> None:
+@pytest.mark.parametrize(("partitions", "replicas"), [(0, 1), (2000, 1), (16, 6)])
+def test_absurd_layouts_are_refused(partitions: int, replicas: int) -> None:
     with pytest.raises(ValueError):
-        NatsConfig(servers=("nats://a:4222",), **field)
+        NatsConfig(servers=("nats://a:4222",), partitions=partitions, replicas=replicas)
 
 
 def test_settings_switch_to_partitioned_ingest_with_a_nats_url(
