@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gymfloor.contract import MachineChannel, machine_filter
 from gymfloor.mqtt.config import parse_mqtt_url
+from gymfloor.ports import free_port
 from tests.support.floor import Report, canonical, exported, recording_span, stored_count
 from tests.support.nats import NatsCluster, NatsServer, ingest_worker
 from tests.support.processes import PostgreSQL, Service, gymfloor, wait_until
@@ -23,6 +24,21 @@ def replay_into(mqtt_url: str, recording: Path, speed: float = 0.0) -> Service:
     return Service(
         "replay", str(recording), "--speed", str(speed), env={"GYMFLOOR_MQTT_URL": mqtt_url}
     )
+
+
+def test_a_worker_waits_for_nats_and_refuses_a_layout_the_cluster_cannot_hold(
+    tmp_path: Path,
+) -> None:
+    nats = NatsServer(tmp_path / "nats", port=free_port())
+    with ingest_worker(nats, tmp_path / "w") as worker:
+        worker.wait_for_log("cannot reach NATS")
+        with nats:
+            worker.wait_for_log("sharing")
+            assert worker.stop() == 0
+            # Three copies of the stream on a single node: refused, with the reason.
+            refused = ingest_worker(nats, tmp_path / "r", GYMFLOOR_NATS_REPLICAS="3").start()
+            assert refused.process is not None and refused.process.wait(60) == 1
+            assert any("could not start" in line for line in refused.log)
 
 
 def test_one_worker_on_one_node_stores_the_reports_of_analyze(

@@ -27,8 +27,9 @@ class NatsServer(ServerProcess):
         name: str = "n1",
         routes: tuple[int, ...] = (),
         cluster_port: int | None = None,
+        port: int | None = None,
     ) -> None:
-        super().__init__(directory, None)
+        super().__init__(directory, port)
         self.name = name
         self.mqtt_port = free_port()
         self.monitor_port = free_port()

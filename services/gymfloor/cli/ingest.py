@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from contextlib import closing
 from typing import TYPE_CHECKING
 
@@ -15,10 +16,13 @@ from gymfloor.cli.flags import (
     add_store_flags,
     setting_flag,
 )
+from gymfloor.ingest.errors import StartupError
 
 if TYPE_CHECKING:
     from gymfloor.cli.common import Subparsers
     from gymfloor.settings import Settings
+
+log = logging.getLogger("gymfloor.ingest")
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -52,5 +56,9 @@ def add_parser(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     timeseries = wiring.time_series_sink(settings)
     with closing(wiring.open_store(settings)) as store, wiring.sending(timeseries):
-        wiring.ingest_service(settings, store, timeseries).run(stop_on_signals())
+        try:
+            wiring.ingest_service(settings, store, timeseries).run(stop_on_signals())
+        except StartupError as exc:
+            log.error("ingest could not start: %s", exc)
+            return 1
     return 0

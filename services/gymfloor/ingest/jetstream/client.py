@@ -8,8 +8,11 @@ in a daemon thread and lets the rest call into it: `run` waits for a coroutine's
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import math
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -17,6 +20,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from gymfloor.ingest.errors import StartupError
 from gymfloor.ingest.jetstream.config import NatsConfig
 
 log = logging.getLogger("gymfloor.ingest")
@@ -24,6 +28,7 @@ log = logging.getLogger("gymfloor.ingest")
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5.0
+UNREACHABLE_LOG_S = 10.0
 REQUEST_TIMEOUT_S = 5.0
 
 
@@ -36,6 +41,7 @@ class NatsLoop:
         self._client: Client | None = None
         self.connected = threading.Event()
         self._closing = False
+        self._unreachable_logged = -math.inf
 
     @property
     def client(self) -> Client:
@@ -46,10 +52,19 @@ class NatsLoop:
     def jetstream(self) -> JetStreamContext:
         return self.client.jetstream(timeout=REQUEST_TIMEOUT_S)
 
-    def connect(self) -> None:
-        """Connect to the first server that answers; later, reconnect to any of them, forever."""
+    def connect(self, stopping: threading.Event) -> None:
+        """Connect to the first server that answers, trying again until one does (or until
+        `stopping`); once connected, the client reconnects to any of them by itself."""
         self._thread.start()
-        self._client = self.run(self._connect(), timeout=None)
+        connecting = asyncio.run_coroutine_threadsafe(self._connect(), self.loop)
+        while not stopping.is_set():
+            try:
+                self._client = connecting.result(timeout=0.5)
+                return
+            except concurrent.futures.TimeoutError:
+                continue
+        connecting.cancel()
+        raise StartupError("stopped before NATS could be reached")
 
     async def _connect(self) -> Client:
         async def disconnected() -> None:
@@ -62,7 +77,12 @@ class NatsLoop:
             log.info("reconnected to NATS at %s", _server(self.client))
 
         async def error(exc: Exception) -> None:
-            log.warning("NATS: %s", exc)
+            if self._client is not None:
+                log.warning("NATS: %s", exc)
+            elif time.monotonic() - self._unreachable_logged >= UNREACHABLE_LOG_S:
+                self._unreachable_logged = time.monotonic()
+                servers = ", ".join(self.config.servers)
+                log.error("cannot reach NATS at %s (%s); trying again", servers, exc)
 
         client = await nats.connect(
             servers=list(self.config.servers),
@@ -70,6 +90,7 @@ class NatsLoop:
             user=self.config.user,
             password=self.config.password,
             connect_timeout=CONNECT_TIMEOUT_S,
+            # Forever, the first connection included: the cluster may come up after ingest.
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             disconnected_cb=disconnected,

@@ -21,6 +21,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType
 
+from gymfloor.ingest.errors import StartupError
 from gymfloor.ingest.jetstream.config import NatsConfig
 from gymfloor.ingest.jetstream.subjects import (
     PRIORITY_GROUP,
@@ -42,7 +43,7 @@ MAX_WAITING = 512
 """Pull requests a consumer holds: one or two per worker."""
 
 
-class TopologyError(RuntimeError):
+class TopologyError(StartupError):
     """JetStream refused the stream, a consumer or a bucket."""
 
 

@@ -95,7 +95,7 @@ class PartitionedIngest:
     def run(self, stopping: threading.Event) -> None:
         warm_up()
         self.publisher.start()
-        self.nats.connect()
+        self.nats.connect(stopping)
         self.nats.run(declare(self.nats.client, self.nats_config), timeout=60.0)
         self.nats.spawn(self.membership.run())
         for partition in range(self.nats_config.partitions):
