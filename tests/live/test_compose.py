@@ -574,13 +574,18 @@ def test_cluster_reloads_its_users(cluster: list[ConfiguredNats]) -> None:
         session.close()
         return session.accepted
 
+    withdrawn = Session(cluster[0].mqtt_port, OTHER, "other:secret", protocol=mqtt.MQTTv311)
     try:
+        assert withdrawn.accepted
         reload(f"{MACHINE}:machine-secret,lp-09:new-secret")  # lp-09 added, OTHER withdrawn
+        # A node cuts off the connections of users it no longer has.
+        wait_until(lambda: not withdrawn.client.is_connected(), 10, "the withdrawn cut off")
         for node in cluster:
             assert accepted(node, "lp-09", "new-secret"), node.name
             assert not accepted(node, OTHER, "other:secret"), node.name
             assert accepted(node, MACHINE, "machine-secret"), node.name
     finally:
+        withdrawn.close()
         reload(PASSWORDS["MQTT_MACHINES"])
 
 
