@@ -541,8 +541,12 @@ def test_a_worker_with_the_ingest_login_stores_what_analyze_finds(
             worker.wait_for_log("sharing")
             with replay:
                 assert replay.process is not None and replay.process.wait(120) == 0
-            wait_until(lambda: stored_count(tmp_path) >= len(expected), 60, "every rep stored")
-            wait_until(lambda: bool(display.received), 10, "feedback at the sim's display")
+            try:
+                wait_until(lambda: stored_count(tmp_path) >= len(expected), 60, "every rep")
+                wait_until(lambda: bool(display.received), 10, "feedback at the sim's display")
+            except AssertionError as exc:
+                stored_reps = f"{stored_count(tmp_path)} of {len(expected)} reps stored"
+                raise AssertionError(f"{exc}; {stored_reps}; {''.join(worker.log[-40:])}") from None
             assert worker.stop() == 0
     finally:
         display.close()
