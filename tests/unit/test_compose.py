@@ -537,11 +537,6 @@ def test_cluster_keeps_the_store_in_postgres(cluster: dict[str, Any]) -> None:
     assert re.fullmatch(r"[A-Za-z0-9_-]+", env_example()["NATS_ROUTE_PASSWORD"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the image installs gymfloor without its `postgres` extra (psycopg): the Dockerfile "
-    "must install gymfloor[postgres] for the cluster's GYMFLOOR_DB_URL",
-)
 def test_the_image_has_the_driver_of_the_cluster_store(cluster: dict[str, Any]) -> None:
     url = environment(cluster["services"]["ingest"])["GYMFLOOR_DB_URL"]
     assert url.startswith("postgresql+psycopg://")
