@@ -10,7 +10,8 @@ is measured:
   polled every 0.25 s), at its largest; the workers queue at most 1000 messages a partition;
 - feedback latency: each cue names the batch (boot, seq) that revealed the fault, and is timed
   from when that batch was sent to when it reached an MQTT subscriber;
-- the workers' CPU in cores.
+- CPU in cores, of the workers, the NATS server and the publishers: on a machine of two cores
+  they compete, and the sum says when the machine, not ingest, is the limit.
 
 N machines are kept in real time if the backlog stays under 1 s of traffic, feedback p99 under
 1 s, and all is delivered within 2 s of the end. N doubles (or follows --machines) until not.
@@ -60,7 +61,8 @@ class Watch:
     nats_url: str
     partitions: int
     pending: list[tuple[float, int]] = field(default_factory=list)
-    delivered: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
+    delivered: dict[int, list[tuple[float, int, str]]] = field(default_factory=dict)
+    """Per partition: (time, the consumer's last delivered stream sequence, the pinned id)."""
     feedback: list[tuple[str, bytes, float]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -94,7 +96,9 @@ class Watch:
                 info = json.loads(reply.data)
                 total += info.get("num_pending", 0)
                 seq = info.get("delivered", {}).get("stream_seq", 0)
-                self.delivered.setdefault(p, []).append((now, seq))
+                groups = info.get("priority_groups") or [{}]
+                pin = groups[0].get("pinned_client_id", "")
+                self.delivered.setdefault(p, []).append((now, seq, pin))
             self.pending.append((now, total))
             await asyncio.sleep(0.25)
         await nc.close()
@@ -110,6 +114,8 @@ class Result:
     feedback_p99_ms: float
     feedback_count: int
     worker_cores: float
+    nats_cores: float
+    publisher_cores: float
 
     @property
     def kept_up(self) -> bool:
@@ -149,11 +155,13 @@ def run_trial(
         while time.time() < measured_from:
             time.sleep(0.05)
         cpu0 = [cpu_seconds(_pid(w)) for w in pool]
+        assert nats.process is not None
+        nats_cpu0 = cpu_seconds(nats.process.pid)
         published = publishers.results(timeout=args.seconds + WARM_UP_S + 600.0)
         finished = max(float(p.sent[-1]) for p in published)
-        cores = sum(cpu_seconds(_pid(w)) - c for w, c in zip(pool, cpu0, strict=True)) / (
-            finished - measured_from
-        )
+        span = finished - measured_from
+        cores = sum(cpu_seconds(_pid(w)) - c for w, c in zip(pool, cpu0, strict=True)) / span
+        nats_cores = (cpu_seconds(nats.process.pid) - nats_cpu0) / span
         drained = _drained_at(watch, finished, timeout=15.0)
     window = [n for t, n in watch.pending if measured_from <= t <= finished]
     latencies = _feedback_latencies(watch, publishers, published, measured_from)
@@ -166,6 +174,8 @@ def run_trial(
         float(np.percentile(latencies, 99)) if latencies else float("nan"),
         len(latencies),
         cores,
+        nats_cores,
+        sum(p.cpu_s for p in published) / (finished - start),
     )
 
 
@@ -226,16 +236,24 @@ def failover(folder: Path, streams: Any, args: argparse.Namespace) -> float | No
         victim.kill()
         killed_at = time.time()
         publishers.results(timeout=seconds + 600.0)
-    gaps = []
-    for partition in held:
-        series = watch.delivered.get(partition, [])
-        before = [t for t, _ in series if t <= killed_at]
-        last_seq = max((s for t, s in series if t <= killed_at), default=0)
-        moved = [t for t, s in series if t > killed_at and s > last_seq]
-        if before and moved:
-            last_change = max(t for t, s in series if t <= killed_at and s == last_seq)
-            gaps.append(moved[0] - max(last_change, killed_at - 0.25))
-    return max(gaps) if gaps else None
+    gaps = [_gap(watch.delivered.get(partition, []), killed_at) for partition in held]
+    measured = [g for g in gaps if g is not None]
+    return max(measured) if measured else None
+
+
+def _gap(series: list[tuple[float, int, str]], killed_at: float) -> float | None:
+    """From the kill until the partition, pinned to another worker, delivered again."""
+    pin_at_kill = next((pin for t, _, pin in reversed(series) if t <= killed_at), None)
+    if pin_at_kill is None:
+        return None
+    seq_before = 0
+    for t, seq, pin in series:
+        if t > killed_at and pin not in ("", pin_at_kill):
+            if seq_before and seq > seq_before:
+                return t - killed_at
+        elif t > killed_at:
+            seq_before = seq
+    return None
 
 
 def _held(worker: Service) -> int:
@@ -267,7 +285,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="gymfloor-scale-"))
     print(
         f"{'W':>2s} {'N':>5s} {'backlog':>7s} {'drain':>6s} {'fb p50':>7s} {'fb p99':>7s} "
-        f"{'fb n':>5s} {'cores':>5s}  verdict"
+        f"{'fb n':>5s} {'cores: ingest':>13s} {'NATS':>5s} {'pub':>5s}  verdict"
     )
     best: dict[int, int] = {}
     sizes = [int(n) for n in args.machines.split(",")]
@@ -280,7 +298,8 @@ def main() -> None:
             print(
                 f"{workers:2d} {machines:5d} {r.max_backlog:7d} {drain:>6s} "
                 f"{r.feedback_p50_ms:6.0f}ms {r.feedback_p99_ms:6.0f}ms {r.feedback_count:5d} "
-                f"{r.worker_cores:5.2f}  {'kept up' if r.kept_up else 'fell behind'}",
+                f"{r.worker_cores:13.2f} {r.nats_cores:5.2f} {r.publisher_cores:5.2f}  "
+                f"{'kept up' if r.kept_up else 'fell behind'}",
                 flush=True,
             )
             best[workers] = machines if r.kept_up else -best.get(workers, 0) or -1
