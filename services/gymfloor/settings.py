@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     )
     nats_partitions: int = Field(16, ge=1, le=1024, description="partitions of the stream")
     nats_replicas: int = Field(1, ge=1, le=5, description="copies of the stream (3 on 3 nodes)")
+    nats_retention_s: float = Field(
+        86_400.0, gt=60, description="longest the stream keeps what no checkpoint covers yet"
+    )
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
@@ -93,6 +96,7 @@ class Settings(BaseSettings):
             servers=parse_servers(self.nats_url),
             partitions=self.nats_partitions,
             replicas=self.nats_replicas,
+            retention_s=self.nats_retention_s,
             user=self.nats_user,
             password=self.nats_password.get_secret_value() if self.nats_password else None,
         )
