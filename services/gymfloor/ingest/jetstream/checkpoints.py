@@ -65,7 +65,7 @@ class PartitionCheckpoints:
         self._saved = 0
 
     def claim(self) -> None:
-        self._nats.run(self._claim())
+        self._nats.run(self._claim(), timeout=SAVE_TIMEOUT_S)
 
     def load(self) -> Checkpoint | None:
         if self._entry.checkpoint is None:

@@ -8,6 +8,8 @@ import asyncio
 import logging
 import math
 
+from nats.js.errors import NoKeysError
+
 from gymfloor.ingest.jetstream.client import NatsLoop
 from gymfloor.ingest.jetstream.topology import WORKERS_BUCKET
 
@@ -30,7 +32,10 @@ class Membership:
             try:
                 bucket = await js.key_value(WORKERS_BUCKET)
                 await bucket.put(self.worker, b"alive")
-                workers = len(await bucket.keys())  # a worker that left is not listed
+                try:
+                    workers = len(await bucket.keys())  # a worker that left is not listed
+                except NoKeysError:  # not even this one's, lost in an election: next beat
+                    workers = self.workers
                 if workers != self.workers:
                     log.info("%d ingest workers alive", workers)
                 self.workers = workers

@@ -15,6 +15,7 @@ while it holds more.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # influxdb-client is imported only when a sink is configured
 log = logging.getLogger("gymfloor.ingest")
 
 IDLE_WAIT_S = 0.05
+RECOVERY_RETRY_MAX_S = 10.0
 BALANCE_INTERVAL_S = 0.5
 SETTLE_S = 3.0
 """How long the share must stay exceeded before a partition is handed over: workers starting
@@ -162,14 +164,41 @@ class PartitionedIngest:
     # -- a recovery's own thread -------------------------------------------------------------
 
     def _recover(self, held: _Held) -> None:
-        partition = held.partition
-        checkpoints = PartitionCheckpoints(self.nats, partition, self.worker)
-        try:
-            checkpoints.claim()
-        except PartitionLost as exc:
-            log.warning("%s", exc)
-            held.finished.set()
+        """Take the partition over; while the cluster cannot answer (a leader election after a
+        node died, say), try again, for as long as the partition is still ours."""
+        for attempt in itertools.count():
+            if held.lost.is_set():
+                held.finished.set()
+                return
+            try:
+                held.task = self._take_over(held)
+            except PartitionLost as exc:
+                log.warning("%s", exc)
+                held.finished.set()
+                return
+            except Exception as exc:  # NATS timing out, mostly
+                wait = min(RECOVERY_RETRY_MAX_S, 2.0**attempt)
+                log.warning(
+                    "partition %d: could not take over (%s); trying again in %.0f s",
+                    held.partition,
+                    exc or type(exc).__name__,
+                    wait,
+                )
+                time.sleep(wait)
+                continue
+            log.info(
+                "partition %d: serving from stream sequence %d",
+                held.partition,
+                held.intake.cut() + 1,
+            )
+            self._recovered.put(held)
+            self._arrived.set()
             return
+
+    def _take_over(self, held: _Held) -> IngestTask:
+        """Claim the partition's checkpoint, restore it and replay the stream after it."""
+        checkpoints = PartitionCheckpoints(self.nats, held.partition, self.worker)
+        checkpoints.claim()
         committer = Committer(
             StoreSink(self._store, self._config.trace_retention_s),
             self._timeseries,
@@ -177,9 +206,9 @@ class PartitionedIngest:
             held.intake.acknowledge,
         )
         config = self._config.model_copy(
-            update={"client_id": f"{self._config.client_id}-p{partition}"}
+            update={"client_id": f"{self._config.client_id}-p{held.partition}"}
         )
-        held.task = IngestTask(
+        task = IngestTask(
             held.intake,
             self.publisher,
             committer,
@@ -187,10 +216,12 @@ class PartitionedIngest:
             self._detector_config,
             self._policy_config,
         )
-        held.task.recover()
-        log.info("partition %d: serving from stream sequence %d", partition, held.intake.cut() + 1)
-        self._recovered.put(held)
-        self._arrived.set()
+        try:
+            task.recover()
+        except BaseException:
+            committer.stop()
+            raise
+        return task
 
     # -- the serving thread ------------------------------------------------------------------
 
