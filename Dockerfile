@@ -34,9 +34,10 @@ RUN groupadd --system --gid 10001 gymfloor \
     && mkdir -p /data /var/cache/gymfloor/numba \
     && chown gymfloor:gymfloor /data /var/cache/gymfloor/numba
 
-# A regular (non-editable) install of the wheel, dependencies from PyPI.
+# A regular (non-editable) install of the wheel, dependencies from PyPI; with the PostgreSQL
+# driver, for the cluster's store (docker-compose.cluster.yml).
 RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
-    pip install --no-cache-dir /wheels/gymfloor-*.whl
+    pip install --no-cache-dir "$(ls /wheels/gymfloor-*.whl)[postgres]"
 
 USER gymfloor
 WORKDIR /data

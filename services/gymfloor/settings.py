@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gymfloor.api.config import ApiConfig
 from gymfloor.detector.config import DetectorConfig
 from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
+from gymfloor.ingest.jetstream.config import NatsConfig, parse_servers
 from gymfloor.logs import LogFormat
 from gymfloor.mqtt.config import MqttOptions, parse_mqtt_url
 from gymfloor.settings_names import ENV_NESTING, ENV_PREFIX, env_var, known_level
@@ -45,6 +46,18 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(None, description="CA bundle for mqtts (default: system)")
     mqtt_cert_file: Path | None = Field(None, description="client certificate, for mutual TLS")
     mqtt_key_file: Path | None = None
+    nats_url: str | None = Field(
+        None,
+        description="nats://host:port[,nats://…] of a NATS cluster: ingest then shares the "
+        "partitions of a JetStream stream with other workers (docs/SCALING.md)",
+    )
+    nats_partitions: int = Field(16, ge=1, le=1024, description="partitions of the stream")
+    nats_replicas: int = Field(1, ge=1, le=5, description="copies of the stream (3 on 3 nodes)")
+    nats_retention_s: float = Field(
+        86_400.0, gt=60, description="longest the stream keeps what no checkpoint covers yet"
+    )
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     alerts: AlertPolicyConfig = Field(default_factory=AlertPolicyConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
@@ -62,6 +75,27 @@ class Settings(BaseSettings):
     def _valid_mqtt_url(cls, url: str) -> str:
         parse_mqtt_url(url)
         return url
+
+    @field_validator("nats_url")
+    @classmethod
+    def _valid_nats_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_servers(url)
+        return url
+
+    @property
+    def nats(self) -> NatsConfig | None:
+        """Partitioned ingest's settings, if a NATS URL is given."""
+        if self.nats_url is None:
+            return None
+        return NatsConfig(
+            servers=parse_servers(self.nats_url),
+            partitions=self.nats_partitions,
+            replicas=self.nats_replicas,
+            retention_s=self.nats_retention_s,
+            user=self.nats_user,
+            password=self.nats_password.get_secret_value() if self.nats_password else None,
+        )
 
     @property
     def store_url(self) -> str:

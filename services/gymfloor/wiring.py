@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from gymfloor.logs import configure_logging
@@ -18,6 +20,7 @@ from gymfloor.settings_names import env_var
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from gymfloor.ingest.jetstream.worker import PartitionedIngest
     from gymfloor.ingest.service import IngestService
     from gymfloor.settings import Settings
     from gymfloor.storage import OperationalStore
@@ -38,14 +41,44 @@ def time_series_sink(settings: Settings) -> TimeSeriesSink | None:
         return None
     from gymfloor.storage.timeseries.sink import TimeSeriesSink
 
-    return TimeSeriesSink(
-        settings.influx, settings.data_dir / "influx-spool", settings.ingest.client_id
-    )
+    return TimeSeriesSink(settings.influx, settings.data_dir / "influx-spool")
+
+
+TIMESERIES_DRAIN_S = 5.0
+"""On a stop, how long the time-series sender may go on sending; the rest waits in its spool."""
+
+
+@contextmanager
+def sending(timeseries: TimeSeriesSink | None) -> Iterator[None]:
+    """The time-series sink's sender runs inside; on leaving, it gets a few seconds to send
+    what is spooled. One sink serves every committer of the process."""
+    if timeseries is None:
+        yield
+        return
+    timeseries.start()
+    try:
+        yield
+    finally:
+        timeseries.stop(TIMESERIES_DRAIN_S)
 
 
 def ingest_service(
     settings: Settings, store: OperationalStore, timeseries: TimeSeriesSink | None
-) -> IngestService:
+) -> IngestService | PartitionedIngest:
+    """Ingest from the MQTT broker; or, with a NATS URL, one worker of partitioned ingest."""
+    nats = settings.nats
+    if nats is not None:
+        from gymfloor.ingest.jetstream.worker import PartitionedIngest
+
+        return PartitionedIngest(
+            nats,
+            settings.mqtt,
+            store,
+            timeseries,
+            settings.ingest,
+            settings.detector,
+            settings.alerts,
+        )
     from gymfloor.ingest.assembly import mqtt_ingest
 
     return mqtt_ingest(

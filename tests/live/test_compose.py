@@ -1,36 +1,66 @@
-"""The production stack's commands and broker, for real: the commands the image and compose run
-exist, deploy/mosquitto's configuration, ACL and password step on a local Mosquitto, and the
-health checks and store upgrade the services run. tests/unit/test_compose.py reads the files."""
+"""The production stacks' commands and brokers, for real: the commands the image and compose run
+exist, deploy/mosquitto's configuration, ACL and password step on a local Mosquitto,
+deploy/nats's configuration and users on a local cluster of three NATS nodes, and the health
+checks and store upgrade the services run. tests/unit/test_compose.py reads the files."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import shutil
+import signal
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import nats
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import create_engine, update
 
 from gymfloor.contract.topics import MachineChannel, MachineKey, alerts_topic
+from gymfloor.ingest.jetstream.config import NatsConfig
+from gymfloor.ingest.jetstream.subjects import topic_of_stored
+from gymfloor.ingest.jetstream.topology import declare
+from gymfloor.ports import free_port
 from gymfloor.status import IngestHealth, LatencyHistogram
 from gymfloor.storage import schema
-from tests.support.floor import store_url, stored
-from tests.support.processes import MOSQUITTO_PASSWD, ConfiguredMosquitto, gymfloor, wait_until
+from gymfloor_edge.simulator import SimulationPlan, simulate
+from tests.support.floor import (
+    analyzed,
+    canonical,
+    exported,
+    store_url,
+    stored,
+    stored_count,
+    write_recording,
+)
+from tests.support.nats import NATS_SERVER, NatsServer
+from tests.support.processes import (
+    MOSQUITTO_PASSWD,
+    ConfiguredMosquitto,
+    Service,
+    gymfloor,
+    wait_until,
+)
 from tests.support.stack import (
     MACHINE,
     MOSQUITTO_DIR,
+    NATS_DIR,
     OTHER,
     acl_rules,
     dockerfile_instruction,
     is_ours,
+    nats_init_auth,
 )
 
 # -- the commands --------------------------------------------------------------------------------
@@ -101,15 +131,21 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConfiguredMosqu
 
 
 class Session:
-    """An MQTT 5 client that records the reason codes the broker answers with."""
+    """An MQTT client (5 unless told: NATS speaks 3.1.1) that records what the broker answers."""
 
-    def __init__(self, port: int, user: str | None, password: str | None) -> None:
+    def __init__(
+        self,
+        port: int,
+        user: str | None,
+        password: str | None,
+        protocol: MQTTProtocolVersion = mqtt.MQTTv5,
+    ) -> None:
         self.connack: ReasonCode | None = None
         self.pubacks: dict[int, ReasonCode] = {}
         self.subacks: dict[int, list[ReasonCode]] = {}
         self.received: list[tuple[str, bytes]] = []
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"test-{user}", protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=f"test-{user}", protocol=protocol
         )
         if user is not None:
             self.client.username_pw_set(user, password)
@@ -254,6 +290,346 @@ def test_init_auth_refuses_bad_machine_lists(tmp_path: Path) -> None:
     users = [line.split(":")[0] for line in (tmp_path / "passwords").read_text().splitlines()]
     assert users == ["ingest", "healthcheck", "simulator"]
     assert (tmp_path / "acl").read_text() == (MOSQUITTO_DIR / "acl").read_text()
+
+
+# -- the NATS cluster, for real ----------------------------------------------------------------
+
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+NATS_PASSWORDS = {**PASSWORDS, "NATS_ROUTE_PASSWORD": "route-secret"}
+INGEST_PASSWORD = PASSWORDS["MQTT_INGEST_PASSWORD"]
+SIMULATOR_PASSWORD = PASSWORDS["MQTT_SIMULATOR_PASSWORD"]
+
+
+class ConfiguredNats(NatsServer):
+    """A node run with deploy/nats/nats.conf as a container of the cluster runs it, beside an
+    auth/ directory from init-auth, as the auth volume is beside it there; its ports move to free
+    ones on 127.0.0.1 and its JetStream store to the test's directory. Every other line is kept
+    as it is."""
+
+    def __init__(self, directory: Path, name: str, cluster_port: int) -> None:
+        super().__init__(directory / name, name=name, cluster_port=cluster_port)
+        self.config = directory / f"{name}.conf"  # auth/ is in `directory`
+
+    def arguments(self) -> list[str]:
+        replacements = {
+            "port: 4222": f"listen: 127.0.0.1:{self.port}",
+            "http_port: 8222": f"http: 127.0.0.1:{self.monitor_port}",
+            "port: 6222": f"listen: 127.0.0.1:{self.cluster_port}",
+            "port: 1883": f"listen: 127.0.0.1:{self.mqtt_port}",
+            "store_dir: /data/jetstream": f'store_dir: "{self.directory / "jetstream"}"',
+        }
+        lines = []
+        for line in (NATS_DIR / "nats.conf").read_text().splitlines():
+            setting = line.strip()
+            if setting in replacements:
+                line = line.replace(setting, replacements.pop(setting))
+            lines.append(line)
+        assert not replacements, f"no longer in deploy/nats/nats.conf: {list(replacements)}"
+        self.config.write_text("\n".join(lines) + "\n")
+        return ["-c", str(self.config)]
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """With the node's name in NATS_SERVER_NAME, as the compose file sets it."""
+        return subprocess.Popen(
+            [self.program, *self.arguments()],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.directory / self.log_name, "ab"),
+            env={**os.environ, "NATS_SERVER_NAME": self.name},
+        )
+
+    def log(self) -> str:
+        return (self.directory / self.log_name).read_text()
+
+    @property
+    def reloads(self) -> int:
+        return self.log().count("Reloaded server configuration")
+
+    def reloaded(self, before: int) -> bool:
+        return self.reloads > before
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ConfiguredNats]]:
+    """Three nodes, routed to each other with the route password, with init-auth's users."""
+    directory = tmp_path_factory.mktemp("cluster")
+    cluster_ports = [free_port() for _ in NATS_NODES]
+    routes = ",".join(f"127.0.0.1:{port}" for port in cluster_ports)
+    done = nats_init_auth(directory / "auth", **NATS_PASSWORDS, NATS_NODES=routes)
+    assert done.returncode == 0, done.stderr
+    nodes = [
+        ConfiguredNats(directory, n, p) for n, p in zip(NATS_NODES, cluster_ports, strict=True)
+    ]
+    try:
+        # A node answers /healthz once the cluster has a JetStream leader: start all, then wait.
+        for node in nodes:
+            node.process = node.spawn()
+        for node in nodes:
+            wait_until(node._ready, node.start_timeout_s, f"NATS node {node.name}")
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def nats_servers(nodes: list[ConfiguredNats]) -> list[str]:
+    return [node.url for node in nodes]
+
+
+def test_nats_config_is_valid_as_the_containers_read_it(tmp_path: Path) -> None:
+    """`nats-server -t`, on the configuration and auth/ as a node's container has them."""
+    done = nats_init_auth(tmp_path / "auth", **NATS_PASSWORDS, NATS_NODES=",".join(NATS_NODES))
+    assert done.returncode == 0, done.stderr
+    config = tmp_path / "nats-server.conf"
+    shutil.copy(NATS_DIR / "nats.conf", config)
+
+    def check(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [NATS_SERVER, "-t", "-c", str(config)],
+            env={"PATH": os.environ["PATH"], **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    done = check(NATS_SERVER_NAME="nats-1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = check()  # the compose file must name each node
+    assert done.returncode != 0 and "NATS_SERVER_NAME" in done.stdout + done.stderr
+    (tmp_path / "auth" / "accounts.conf").unlink()  # before nats-auth has run
+    assert check(NATS_SERVER_NAME="nats-1").returncode != 0
+
+
+def test_cluster_forms_with_the_route_password(cluster: list[ConfiguredNats]) -> None:
+    for node in cluster:
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/routez") as response:
+            routes = json.load(response)["routes"]
+        assert {route["remote_name"] for route in routes} == set(NATS_NODES) - {node.name}
+
+
+def test_cluster_refuses_anonymous_and_wrong_passwords(cluster: list[ConfiguredNats]) -> None:
+    port = cluster[0].mqtt_port
+    for user, password in ((None, None), (MACHINE, "wrong"), ("ingest", "machine-secret")):
+        session = Session(port, user, password, protocol=mqtt.MQTTv311)
+        try:
+            assert not session.accepted, user
+        finally:
+            session.close()
+
+    async def connect(user: str | None, password: str | None) -> None:
+        client = await nats.connect(
+            nats_servers(cluster), user=user, password=password, allow_reconnect=False
+        )
+        await client.close()
+
+    for user, password in ((None, None), ("ingest", "wrong"), (MACHINE, "machine-secret")):
+        with pytest.raises(Exception, match="Authorization Violation"):
+            asyncio.run(connect(user, password))
+
+
+async def declare_as_ingest(servers: list[str]) -> None:
+    """The stream, consumers and buckets of partitioned ingest, as its workers declare them."""
+    config = NatsConfig(tuple(servers), replicas=3, user="ingest", password=INGEST_PASSWORD)
+    client = await nats.connect(servers, user=config.user, password=config.password)
+    try:
+        await declare(client, config)
+    finally:
+        await client.close()
+
+
+async def stream_contents(servers: list[str], gym: str) -> list[tuple[str, bytes]]:
+    """The gym's messages in the stream, in order, as (topic, payload)."""
+    client = await nats.connect(servers, user="ingest", password=INGEST_PASSWORD)
+    try:
+        js = client.jetstream()
+        state = (await js.stream_info("GYMFLOOR")).state
+        messages = []
+        for seq in range(state.first_seq, state.last_seq + 1):
+            message = await js.get_msg("GYMFLOOR", seq, direct=True)
+            assert message.subject is not None and message.data is not None
+            topic = topic_of_stored(message.subject)
+            if topic.split("/")[2] == gym:
+                messages.append((topic, message.data))
+        return messages
+    finally:
+        await client.close()
+
+
+def test_cluster_enforces_the_permissions(cluster: list[ConfiguredNats]) -> None:
+    servers = nats_servers(cluster)
+    asyncio.run(declare_as_ingest(servers))  # what ingest may do on JetStream, it can
+    edge, outputs = cluster[0].mqtt_port, cluster[1].mqtt_port
+    ingest = Session(outputs, "ingest", INGEST_PASSWORD, protocol=mqtt.MQTTv311)
+    machine = Session(edge, MACHINE, "machine-secret", protocol=mqtt.MQTTv311)
+    other = Session(edge, OTHER, "other:secret", protocol=mqtt.MQTTv311)
+    try:
+        assert ingest.accepted and machine.accepted and other.accepted
+        own, others = MachineKey("g1", MACHINE), MachineKey("g1", OTHER)
+        # NATS acknowledges a refused publication like any other and drops it: what reached the
+        # stream says what was let through. The marker comes after the refused ones from the
+        # same client: once it is in, they would have been too.
+        for topic, payload in (
+            (own.topic(MachineChannel.TELEMETRY), b"own"),
+            (others.topic(MachineChannel.TELEMETRY), b"spoofed"),
+            (others.topic(MachineChannel.SESSION), b"spoofed"),
+            (own.topic(MachineChannel.FEEDBACK), b"not the machine's"),
+            (own.topic(MachineChannel.TELEMETRY), b"marker"),
+        ):
+            assert not machine.publish(topic, payload).is_failure
+        wait_until(
+            lambda: len(asyncio.run(stream_contents(servers, "g1"))) >= 2, 10, "the messages"
+        )
+        assert asyncio.run(stream_contents(servers, "g1")) == [
+            (own.topic(MachineChannel.TELEMETRY), b"own"),
+            (own.topic(MachineChannel.TELEMETRY), b"marker"),
+        ]
+
+        # Unlike Mosquitto, NATS refuses a subscription outside the permissions outright.
+        assert machine.subscribe(others.topic(MachineChannel.FEEDBACK)).is_failure
+        assert ingest.subscribe(own.topic(MachineChannel.TELEMETRY)).is_failure
+        assert not machine.subscribe(own.topic(MachineChannel.FEEDBACK)).is_failure
+        assert not other.subscribe(others.topic(MachineChannel.FEEDBACK)).is_failure
+        assert not ingest.publish(others.topic(MachineChannel.FEEDBACK), b"other's").is_failure
+        assert not ingest.publish(own.topic(MachineChannel.FEEDBACK), b"cue").is_failure
+        wait_until(lambda: len(machine.received) >= 1, 10, "feedback at the machine")
+        wait_until(lambda: len(other.received) >= 1, 10, "feedback at the other machine")
+        assert machine.received == [(own.topic(MachineChannel.FEEDBACK), b"cue")]
+        assert other.received == [(others.topic(MachineChannel.FEEDBACK), b"other's")]
+    finally:
+        for session in (ingest, machine, other):
+            session.close()
+
+
+def test_a_worker_with_the_ingest_login_stores_what_analyze_finds(
+    cluster: list[ConfiguredNats], tmp_path: Path
+) -> None:
+    """`gymfloor ingest` as the cluster's workers run it, with nothing but the ingest user's
+    permissions; the simulator user plays gym "sim" through another node."""
+    simulation = simulate(SimulationPlan(seed=5, machines=2, visits=1, gym_id="sim"))
+    recording = write_recording(tmp_path / "sim.jsonl", simulation.messages)
+    expected = canonical(analyzed(recording))
+    assert expected and any(report["faults"] for report in expected)
+    display = Session(cluster[2].mqtt_port, "simulator", SIMULATOR_PASSWORD, protocol=mqtt.MQTTv311)
+    worker = Service(
+        "ingest",
+        env={
+            "GYMFLOOR_NATS_URL": ",".join(nats_servers(cluster)),
+            "GYMFLOOR_NATS_REPLICAS": "3",
+            "GYMFLOOR_NATS_USER": "ingest",
+            "GYMFLOOR_NATS_PASSWORD": INGEST_PASSWORD,
+            "GYMFLOOR_MQTT_URL": cluster[1].mqtt_url,
+            "GYMFLOOR_MQTT_USERNAME": "ingest",
+            "GYMFLOOR_MQTT_PASSWORD": INGEST_PASSWORD,
+            "GYMFLOOR_DATA_DIR": str(tmp_path),
+            "GYMFLOOR_INGEST__CHECKPOINT_INTERVAL_S": "1",
+        },
+    )
+    replay = Service(
+        "replay",
+        str(recording),
+        "--speed",
+        "0",
+        env={
+            "GYMFLOOR_MQTT_URL": cluster[0].mqtt_url,
+            "GYMFLOOR_MQTT_USERNAME": "simulator",
+            "GYMFLOOR_MQTT_PASSWORD": SIMULATOR_PASSWORD,
+        },
+    )
+    try:
+        assert not display.subscribe("gymfloor/v1/sim/+/feedback").is_failure
+        with worker:
+            worker.wait_for_log("sharing")
+            with replay:
+                assert replay.process is not None and replay.process.wait(120) == 0
+            try:
+                wait_until(lambda: stored_count(tmp_path) >= len(expected), 60, "every rep")
+                wait_until(lambda: bool(display.received), 10, "feedback at the sim's display")
+            except AssertionError as exc:
+                stored_reps = f"{stored_count(tmp_path)} of {len(expected)} reps stored"
+                raise AssertionError(f"{exc}; {stored_reps}; {''.join(worker.log[-40:])}") from None
+            assert worker.stop() == 0
+    finally:
+        display.close()
+    assert exported(tmp_path) == expected
+    violations = [
+        line for node in cluster for line in node.log().splitlines() if "Violation" in line
+    ]
+    assert not [line for line in violations if '"GYMFLOOR/user:ingest"' in line], violations
+    assert not any("ermission" in line for line in worker.log), "".join(worker.log[-30:])
+
+
+def test_cluster_reloads_its_users(cluster: list[ConfiguredNats]) -> None:
+    """What deploy/nats/add-machine has compose do: init-auth again, then SIGHUP every node."""
+    auth = cluster[0].config.parent / "auth"
+    routes = ",".join(f"127.0.0.1:{node.cluster_port}" for node in cluster)
+
+    def reload(machines: str) -> None:
+        env = {**NATS_PASSWORDS, "MQTT_MACHINES": machines, "NATS_NODES": routes}
+        done = nats_init_auth(auth, **env)
+        assert done.returncode == 0, done.stderr
+        for node in cluster:
+            assert node.process is not None
+            reloaded = partial(node.reloaded, node.reloads)
+            node.process.send_signal(signal.SIGHUP)
+            wait_until(reloaded, 10, f"{node.name} reloading")
+
+    def accepted(node: ConfiguredNats, user: str, password: str) -> bool:
+        session = Session(node.mqtt_port, user, password, protocol=mqtt.MQTTv311)
+        session.close()
+        return session.accepted
+
+    withdrawn = Session(cluster[0].mqtt_port, OTHER, "other:secret", protocol=mqtt.MQTTv311)
+    try:
+        assert withdrawn.accepted
+        reload(f"{MACHINE}:machine-secret,lp-09:new-secret")  # lp-09 added, OTHER withdrawn
+        # A node cuts off the connections of users it no longer has.
+        wait_until(lambda: not withdrawn.client.is_connected(), 10, "the withdrawn cut off")
+        for node in cluster:
+            assert accepted(node, "lp-09", "new-secret"), node.name
+            assert not accepted(node, OTHER, "other:secret"), node.name
+            assert accepted(node, MACHINE, "machine-secret"), node.name
+    finally:
+        withdrawn.close()
+        reload(PASSWORDS["MQTT_MACHINES"])
+
+
+def test_nats_add_machine_edits_env_and_reloads_the_nodes(tmp_path: Path) -> None:
+    """deploy/nats/add-machine, with a `docker` that records what it is asked to do."""
+    calls = tmp_path / "docker-calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(f'#!/bin/sh\necho "$*" >>"{calls}"\n')
+    (bin_dir / "docker").chmod(0o755)
+    (tmp_path / ".env").write_text("MQTT_INGEST_PASSWORD=x\nMQTT_MACHINES=lp-01:one\n")
+    done = subprocess.run(
+        [str(NATS_DIR / "add-machine"), "lp-02", "two"],
+        cwd=tmp_path,
+        env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "MQTT_MACHINES=lp-01:one,lp-02:two" in (tmp_path / ".env").read_text()
+    assert calls.read_text().splitlines() == [
+        "compose -f docker-compose.cluster.yml run --rm --no-deps nats-auth",
+        "compose -f docker-compose.cluster.yml kill -s SIGHUP nats-1 nats-2 nats-3",
+    ]
+    assert "GYMFLOOR_MQTT_USERNAME=lp-02" in done.stdout
+    assert "GYMFLOOR_MQTT_PASSWORD=two" in done.stdout
+    assert "GYMFLOOR_MQTT_URL=mqtt://NODE_HOST:NODE_PORT" in done.stdout
+    done = subprocess.run(
+        [str(NATS_DIR / "add-machine"), "ingest"],
+        cwd=tmp_path,
+        env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode != 0 and "service user" in done.stderr
+    assert len(calls.read_text().splitlines()) == 2  # nothing reloaded
 
 
 # -- the health checks and the store's upgrade (`gymfloor check`, `gymfloor store upgrade`) ----

@@ -218,13 +218,17 @@ class ServerProcess(Running):
         raise NotImplementedError
 
     def start(self) -> Self:
-        self.process = subprocess.Popen(
-            [self.program, *self.arguments()],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / self.log_name, "ab"),  # noqa: SIM115
-        )
+        self.process = self.spawn()
         wait_until(self._ready, self.start_timeout_s, f"{self.program} on port {self.port}")
         return self
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """The process, started; `start` also waits until it answers."""
+        return subprocess.Popen(
+            [self.program, *self.arguments()],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.directory / self.log_name, "ab"),
+        )
 
     def stop(self) -> None:
         """A clean stop, so the server saves what it keeps."""

@@ -1,11 +1,14 @@
-"""The production stack's files (docker-compose.yml, .env.example, the Dockerfile, the broker's
-ACL), read as Docker and Mosquitto read them, for the tests of the files and of the stack run
-for real."""
+"""The production stack's files (docker-compose.yml and docker-compose.cluster.yml, .env.example,
+the Dockerfile, the broker's ACL and the NATS cluster's users), read as Docker, Mosquitto and NATS
+read them, for the tests of the files and of the stack run for real."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,9 +16,11 @@ import yaml
 from tests.support import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
+CLUSTER_COMPOSE = ROOT / "docker-compose.cluster.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 MOSQUITTO_DIR = ROOT / "deploy" / "mosquitto"
+NATS_DIR = ROOT / "deploy" / "nats"
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; `$$` is a `$`.
 VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
 
@@ -52,10 +57,37 @@ def interpolate(text: str, env: dict[str, str]) -> str:
     return VARIABLE.sub(substitute, text)
 
 
-def load_compose(env: dict[str, str] | None = None) -> dict[str, Any]:
-    text = COMPOSE.read_text()
+def load_compose(env: dict[str, str] | None = None, path: Path = COMPOSE) -> dict[str, Any]:
+    """The compose file, its variables substituted from `env` (unless None), every `extends`
+    resolved."""
+    text = path.read_text()
     document: dict[str, Any] = yaml.safe_load(interpolate(text, env) if env is not None else text)
+    services = document["services"]
+    for name, service in services.items():
+        if "extends" in service:
+            base_file = path.parent / service["extends"].get("file", path.name)
+            base = load_compose(env, base_file)["services"][service["extends"]["service"]]
+            services[name] = extended(base, {k: v for k, v in service.items() if k != "extends"})
     return document
+
+
+def extended(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    """Compose's merge of a service over the one it extends, enough for these files: mappings
+    merged key by key, volumes by their path in the container, the rest replaced."""
+    result = dict(base)
+    for key, value in local.items():
+        if key == "volumes":
+            by_target = {_mount_target(v): v for v in [*base.get(key, []), *value]}
+            result[key] = list(by_target.values())
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            result[key] = extended(base[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _mount_target(volume: str | dict[str, Any]) -> str:
+    return str(volume["target"]) if isinstance(volume, dict) else volume.split(":")[1]
 
 
 def is_ours(service: dict[str, Any]) -> bool:
@@ -90,3 +122,50 @@ def acl_rules(user: str, patterns: bool = True) -> list[tuple[str, str]]:
         else:
             raise AssertionError(f"unexpected ACL line {raw!r}")
     return rules
+
+
+# -- the NATS cluster's users (deploy/nats/init-auth) -----------------------------------------
+
+
+def nats_init_auth(directory: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """deploy/nats/init-auth, as the nats-auth service runs it."""
+    return subprocess.run(
+        ["sh", str(NATS_DIR / "init-auth")],
+        env={"PATH": os.environ["PATH"], "NATS_AUTH_DIR": str(directory), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def nats_users(directory: Path) -> dict[str, dict[str, Any]]:
+    """The users init-auth wrote into `directory`, by name: password and permissions."""
+    text = (directory / "accounts.conf").read_text()
+    document = json.loads("".join(line for line in text.splitlines() if not line.startswith("#")))
+    (account,) = document["accounts"].values()
+    assert account["jetstream"] == "enabled", "MQTT needs JetStream in the users' account"
+    return {user["user"]: user for user in account["users"]}
+
+
+def subject_of_topic(topic: str) -> str:
+    """NATS's MQTT listener carries a topic as this subject."""
+    return topic.replace("/", ".")
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` one token, `>` one or more at the end."""
+    parts, tokens = pattern.split("."), subject.split(".")
+    for i, part in enumerate(parts):
+        if part == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or (part != "*" and part != tokens[i]):
+            return False
+    return len(parts) == len(tokens)
+
+
+def nats_allowed(user: dict[str, Any], access: str, subject: str) -> bool:
+    """Whether NATS lets `user` publish or subscribe (`access`) on `subject`."""
+    rules = user["permissions"].get(access, {})
+    allowed = any(subject_matches(p, subject) for p in rules.get("allow", [">"]))
+    return allowed and not any(subject_matches(p, subject) for p in rules.get("deny", []))

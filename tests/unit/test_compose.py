@@ -1,6 +1,7 @@
-"""The production stack (docker-compose.yml, Dockerfile, deploy/), read without Docker: the
-files agree with each other and with the code, and the broker's ACL grants what each login needs
-and no more. tests/live/test_compose.py runs the commands and the broker for real."""
+"""The production stacks (docker-compose.yml, docker-compose.cluster.yml, Dockerfile, deploy/),
+read without Docker: the files agree with each other and with the code, and the broker's ACL and
+the NATS cluster's permissions grant what each login needs and no more.
+tests/live/test_compose.py runs the commands, the broker and the NATS cluster for real."""
 
 from __future__ import annotations
 
@@ -13,22 +14,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from gymfloor.contract.topics import INGEST_CHANNELS, MachineChannel, MachineKey, alerts_topic
+from gymfloor.ingest.jetstream.subjects import consumer_name
+from gymfloor.ingest.jetstream.topology import (
+    CHECKPOINTS_BUCKET,
+    PARTITIONS_BUCKET,
+    WORKERS_BUCKET,
+)
 from gymfloor.settings import ENV_NESTING, ENV_PREFIX, Settings
 from tests.support import ROOT
 from tests.support.stack import (
+    CLUSTER_COMPOSE,
     COMPOSE,
     DOCKERFILE,
     ENV_EXAMPLE,
     MACHINE,
+    NATS_DIR,
     OTHER,
     VARIABLE,
     acl_rules,
     env_example,
     is_ours,
     load_compose,
+    nats_allowed,
+    nats_init_auth,
+    nats_users,
+    subject_of_topic,
 )
 
 # Services without a health check, and why.
@@ -42,6 +56,8 @@ IMAGE_ENV_PREFIXES = {
     "influxdb": ("DOCKER_INFLUXDB_INIT_",),
     "grafana/grafana-oss": ("GF_",),
     "eclipse-mosquitto": (),
+    "nats": (),
+    "postgres": ("POSTGRES_",),
 }
 GYMS = ("g1", "sim")  # a gym of machines, and the simulator's
 
@@ -49,9 +65,11 @@ GYMS = ("g1", "sim")  # a gym of machines, and the simulator's
 # -- reading the files -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def raw_compose() -> dict[str, Any]:
-    return load_compose()
+@pytest.fixture(scope="module", params=[COMPOSE, CLUSTER_COMPOSE], ids=["single", "cluster"])
+def raw_compose(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each compose file, its variables as written."""
+    path: Path = request.param
+    return load_compose(path=path)
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -202,11 +220,17 @@ def test_every_mounted_repository_path_exists(raw_compose: dict[str, Any]) -> No
     assert not missing, f"mounted but not in the repository: {missing}"
 
 
-def test_every_variable_is_in_env_example(raw_compose: dict[str, Any]) -> None:
-    used = {m["name"] for m in VARIABLE.finditer(COMPOSE.read_text()) if m["name"]}
+def test_every_variable_is_in_env_example() -> None:
+    """One .env serves both compose files."""
+    used = {
+        m["name"]
+        for path in (COMPOSE, CLUSTER_COMPOSE)
+        for m in VARIABLE.finditer(path.read_text())
+        if m["name"]
+    }
     defined = env_example()
-    assert used - set(defined) == set(), "used by docker-compose.yml, missing in .env.example"
-    assert set(defined) - used == set(), "in .env.example, unused by docker-compose.yml"
+    assert used - set(defined) == set(), "used by a compose file, missing in .env.example"
+    assert set(defined) - used == set(), "in .env.example, unused by the compose files"
 
 
 def test_env_example_marks_its_development_secrets() -> None:
@@ -305,3 +329,351 @@ def test_acl_confines_the_simulator_to_its_gym() -> None:
         assert allowed("simulator", "write", MachineKey("sim", "lp-01").topic(channel))
         assert not allowed("simulator", "write", MachineKey("g1", "lp-01").topic(channel))
     assert not allowed("simulator", "write", alerts_topic("sim"))
+
+
+# -- the cluster (docker-compose.cluster.yml) ---------------------------------------------------
+
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+# The cluster's services without a health check, and why.
+CLUSTER_NO_HEALTHCHECK = {
+    "nats-auth": "one-shot: writes the cluster's users and the routes' credentials, then exits",
+    "store-init": NO_HEALTHCHECK["store-init"],
+    "ingest": "a worker reports a status per partition it holds, not one of its own; the "
+    "API's /readyz covers them all",
+    "simulator": NO_HEALTHCHECK["simulator"],
+}
+ONE_SHOTS = ("nats-auth", "store-init")
+# The services the cluster takes from docker-compose.yml, and what it adds to each.
+REUSED: dict[str, set[str]] = {
+    "influxdb": set(),
+    "grafana": set(),
+    "store-init": {"GYMFLOOR_DB_URL"},
+    "api": {"GYMFLOOR_DB_URL"},
+}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> dict[str, Any]:
+    """The cluster's compose file with .env.example's values, `extends` resolved."""
+    return load_compose(env_example(), CLUSTER_COMPOSE)
+
+
+@pytest.fixture(scope="module")
+def single() -> dict[str, Any]:
+    return load_compose(env_example())
+
+
+def named_volumes(service: dict[str, Any]) -> dict[str, str]:
+    """Container path → named volume."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if not source.startswith((".", "/")):
+            mounts[target] = source
+    return mounts
+
+
+def test_cluster_long_running_services_have_health_checks(cluster: dict[str, Any]) -> None:
+    services = cluster["services"]
+    for name, service in services.items():
+        if name in CLUSTER_NO_HEALTHCHECK:
+            continue
+        assert service["healthcheck"]["test"], f"{name} has no health check"
+        assert service.get("restart") == "unless-stopped", name
+    for name in CLUSTER_NO_HEALTHCHECK:
+        assert name in services, f"{name} is listed here but not in the cluster's compose file"
+    assert services["ingest"]["restart"] == "unless-stopped"
+    for name in ONE_SHOTS:
+        assert services[name]["restart"] == "no", name
+
+
+def test_cluster_dependencies_wait_for_health_or_completion(cluster: dict[str, Any]) -> None:
+    services = cluster["services"]
+    for name, service in services.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            wanted = (
+                "service_completed_successfully" if dependency in ONE_SHOTS else "service_healthy"
+            )
+            assert condition["condition"] == wanted, f"{name} → {dependency}"
+            assert dependency in services, f"{name} → {dependency}"
+    for name in NATS_NODES:
+        assert set(services[name]["depends_on"]) == {"nats-auth"}, name
+    ingest = set(services["ingest"]["depends_on"])
+    assert ingest == {"store-init", "postgres", "influxdb", *NATS_NODES}
+    assert set(services["store-init"]["depends_on"]) == {"postgres"}
+
+
+def test_extended_services_declare_their_dependencies() -> None:
+    """Compose releases differ on whether `extends` carries depends_on over: each service of
+    the cluster that extends one declares what the one it extends depends on itself."""
+    raw = load_compose(path=CLUSTER_COMPOSE)
+    written = yaml_services(CLUSTER_COMPOSE)
+    base = load_compose(path=COMPOSE)["services"]
+    extending = [name for name, service in written.items() if "extends" in service]
+    assert sorted(extending) == sorted(REUSED)
+    for name in extending:
+        extends = written[name]["extends"]
+        assert extends["file"] == COMPOSE.name
+        wanted = set(base[extends["service"]].get("depends_on") or {})
+        assert wanted <= set(written[name].get("depends_on") or {}), name
+        assert "extends" not in raw["services"][name], name
+
+
+def yaml_services(path: Path) -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load(path.read_text())["services"]
+    return services
+
+
+def test_cluster_reuses_the_single_host_services(
+    cluster: dict[str, Any], single: dict[str, Any]
+) -> None:
+    for name, added in REUSED.items():
+        ours, theirs = dict(cluster["services"][name]), dict(single["services"][name])
+        ours_env, theirs_env = environment(ours), environment(theirs)
+        assert set(ours_env) - set(theirs_env) == added, name
+        assert {k: v for k, v in ours_env.items() if k in theirs_env} == theirs_env, name
+        for service in (ours, theirs):
+            service.pop("environment", None)
+            service.pop("depends_on", None)
+        assert ours == theirs, name
+
+
+def test_cluster_runs_three_nats_nodes(cluster: dict[str, Any]) -> None:
+    services = cluster["services"]
+    nodes = {
+        name
+        for name, service in services.items()
+        if service.get("image", "").startswith("nats:") and name != "nats-auth"
+    }
+    assert nodes == set(NATS_NODES)
+    image = services["nats-auth"]["image"]
+    tag = re.fullmatch(r"nats:(\d+)\.(\d+)\.(\d+)-alpine", image)
+    assert tag, f"{image}: pin a release of the alpine image (it has sh and wget)"
+    # Consumer priority groups, which partitioned ingest's failover rests on.
+    assert (int(tag[1]), int(tag[2])) >= (2, 11), image
+    data_volumes = set()
+    published = set()
+    for name in NATS_NODES:
+        node = services[name]
+        assert node["image"] == image, name
+        assert environment(node)["NATS_SERVER_NAME"] == name
+        assert (NATS_DIR / "nats.conf", "/etc/nats/nats-server.conf") in bind_mounts(node)
+        volumes = named_volumes(node)
+        assert volumes["/etc/nats/auth"] == "nats-auth", name
+        assert "nats-auth:/etc/nats/auth:ro" in node["volumes"], name
+        data_volumes.add(volumes["/data"])
+        ports = [port for port in node["ports"] if port.endswith(":1883")]
+        assert len(ports) == 1, name
+        published.add(ports[0].split(":")[0])
+        assert node["healthcheck"]["test"][-1] == "http://127.0.0.1:8222/healthz", name
+        assert "nats-mqtt" in node["networks"]["default"]["aliases"], name
+    assert len(data_volumes) == 3, "each node keeps its own JetStream store"
+    assert data_volumes <= set(cluster["volumes"])
+    assert len(published) == 3
+
+
+def test_nats_config_clusters_the_nodes_with_jetstream_and_mqtt(cluster: dict[str, Any]) -> None:
+    config = (NATS_DIR / "nats.conf").read_text()
+    settings = [line.strip() for line in config.splitlines() if not line.strip().startswith("#")]
+    assert "server_name: $NATS_SERVER_NAME" in settings
+    assert "http_port: 8222" in settings  # the health check's
+    assert "store_dir: /data/jetstream" in settings  # in the node's data volume
+    # MQTT sessions and QoS 1 messages on three nodes, as the stream is.
+    assert "stream_replicas: 3" in settings
+    assert 'include "auth/cluster.conf"' in settings
+    assert 'include "auth/accounts.conf"' in settings
+    auth = cluster["services"]["nats-auth"]
+    assert (NATS_DIR, "/deploy") in bind_mounts(auth)
+    assert auth["entrypoint"] == ["sh", "/deploy/init-auth"]
+    env = environment(auth)
+    assert env["NATS_NODES"].split(",") == list(NATS_NODES)
+    assert named_volumes(auth)[env["NATS_AUTH_DIR"]] == "nats-auth"
+
+
+def test_cluster_ingest_workers_share_the_nats_cluster(
+    cluster: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = cluster["services"]
+    ingest = services["ingest"]
+    assert ingest["command"] == ["ingest"]
+    assert int(ingest["deploy"]["replicas"]) >= 2
+    assert "container_name" not in ingest
+    env = environment(ingest)
+    values = env_example()
+    assert env["GYMFLOOR_NATS_URL"].split(",") == [f"nats://{n}:4222" for n in NATS_NODES]
+    assert env["GYMFLOOR_NATS_REPLICAS"] == str(len(NATS_NODES))
+    assert env["GYMFLOOR_NATS_PARTITIONS"] == values["INGEST_PARTITIONS"]
+    assert env["GYMFLOOR_NATS_USER"] == env["GYMFLOOR_MQTT_USERNAME"] == "ingest"
+    password = values["MQTT_INGEST_PASSWORD"]
+    assert env["GYMFLOOR_NATS_PASSWORD"] == env["GYMFLOOR_MQTT_PASSWORD"] == password
+    # The outputs go to a NATS node's MQTT listener, never to Mosquitto.
+    assert env["GYMFLOOR_MQTT_URL"] == "mqtt://nats-mqtt:1883"
+    assert "mosquitto" not in services
+    # Each worker its own spool: no volume at /data that two workers would share.
+    assert "/data" not in named_volumes(ingest)
+    assert ingest["stop_grace_period"] == "60s"
+    # What gymfloor makes of these settings.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    nats = Settings().nats
+    assert nats is not None
+    assert nats.servers == tuple(f"nats://{n}:4222" for n in NATS_NODES)
+    assert (nats.replicas, nats.partitions, nats.user) == (3, 16, "ingest")
+
+
+def test_cluster_keeps_the_store_in_postgres(cluster: dict[str, Any]) -> None:
+    services = cluster["services"]
+    postgres = environment(services["postgres"])
+    url = (
+        f"postgresql+psycopg://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
+        f"@postgres:5432/{postgres['POSTGRES_DB']}"
+    )
+    for name in ("store-init", "ingest", "api"):
+        assert environment(services[name])["GYMFLOOR_DB_URL"] == url, name
+    assert named_volumes(services["postgres"]) == {"/var/lib/postgresql/data": "postgres-data"}
+    assert "postgres-data" in cluster["volumes"]
+    # Letters, digits, _ and -: the password goes into the URL as written.
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", env_example()["POSTGRES_PASSWORD"])
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", env_example()["NATS_ROUTE_PASSWORD"])
+
+
+def test_the_image_has_the_driver_of_the_cluster_store(cluster: dict[str, Any]) -> None:
+    url = environment(cluster["services"]["ingest"])["GYMFLOOR_DB_URL"]
+    assert url.startswith("postgresql+psycopg://")
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    installs = [line for line in text.splitlines() if "pip install" in line]
+    assert any("[postgres]" in line for line in installs), installs
+
+
+def test_cluster_needs_its_secrets() -> None:
+    values = env_example()
+    for secret in ("POSTGRES_PASSWORD", "NATS_ROUTE_PASSWORD", "MQTT_INGEST_PASSWORD"):
+        env = {k: v for k, v in values.items() if k != secret}
+        with pytest.raises(AssertionError, match=f"{secret} is required"):
+            load_compose(env, CLUSTER_COMPOSE)
+    env = {k: v for k, v in values.items() if "PASSWORD" not in k and "TOKEN" not in k}
+    with pytest.raises(AssertionError, match="is required"):
+        load_compose(env, CLUSTER_COMPOSE)
+
+
+# -- the NATS cluster's users, read -------------------------------------------------------------
+
+NATS_PASSWORDS = {
+    "MQTT_INGEST_PASSWORD": 'ingest "secret" \\ with quotes',
+    "MQTT_SIMULATOR_PASSWORD": "sim-secret",
+    "MQTT_MACHINES": f"{MACHINE}:machine-secret,{OTHER}:other:secret",
+    "NATS_ROUTE_PASSWORD": "route-secret",
+    "NATS_NODES": ",".join(NATS_NODES),
+}
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    directory = tmp_path_factory.mktemp("nats-auth")
+    done = nats_init_auth(directory, **NATS_PASSWORDS)
+    assert done.returncode == 0, done.stderr
+    return nats_users(directory)
+
+
+def test_nats_users_are_those_of_the_broker(users: dict[str, dict[str, Any]]) -> None:
+    assert list(users) == ["ingest", "simulator", MACHINE, OTHER]
+    assert users["ingest"]["password"] == NATS_PASSWORDS["MQTT_INGEST_PASSWORD"]
+    assert users[OTHER]["password"] == "other:secret"
+    # Its health check reads the monitoring port: the cluster has no `healthcheck` login.
+    assert "healthcheck" not in users
+
+
+def topics_to_check() -> Iterator[str]:
+    for gym in GYMS:
+        yield alerts_topic(gym)
+        for machine in (MACHINE, OTHER, "lp-01"):
+            for channel in MachineChannel:
+                yield MachineKey(gym, machine).topic(channel)
+
+
+@pytest.mark.parametrize("user", [MACHINE, "simulator"])
+def test_nats_permissions_are_the_acl_on_subjects(
+    users: dict[str, dict[str, Any]], user: str
+) -> None:
+    """Where Mosquitto lets a login write or read a topic, NATS lets it publish or subscribe to
+    the topic's subject, and nowhere else."""
+    checked = 0
+    for topic in topics_to_check():
+        subject = subject_of_topic(topic)
+        assert nats_allowed(users[user], "publish", subject) == allowed(user, "write", topic), topic
+        reads = allowed(user, "read", topic)
+        assert nats_allowed(users[user], "subscribe", subject) == reads, topic
+        checked += 1
+    assert checked > 30
+
+
+def test_nats_ingest_publishes_the_outputs_and_reads_through_the_stream(
+    users: dict[str, dict[str, Any]],
+) -> None:
+    """Ingest publishes what the ACL lets it write; it reads the machines' input from the
+    stream, so it subscribes to no topic's subject (Mosquitto's ingest reads them)."""
+    ingest = users["ingest"]
+    for topic in topics_to_check():
+        subject = subject_of_topic(topic)
+        assert nats_allowed(ingest, "publish", subject) == allowed("ingest", "write", topic), topic
+        assert not nats_allowed(ingest, "subscribe", subject), topic
+
+
+def test_nats_ingest_may_use_what_partitioned_ingest_uses(
+    users: dict[str, dict[str, Any]],
+) -> None:
+    ingest = users["ingest"]
+    for subject in (
+        "$JS.API.STREAM.CREATE.GYMFLOOR",
+        f"$JS.API.CONSUMER.CREATE.GYMFLOOR.{consumer_name(3)}",
+        f"$JS.API.CONSUMER.MSG.NEXT.GYMFLOOR.{consumer_name(3)}",
+        f"$JS.API.CONSUMER.UNPIN.GYMFLOOR.{consumer_name(3)}",
+        "$JS.API.STREAM.PURGE.GYMFLOOR",
+        f"$JS.API.DIRECT.GET.KV_{PARTITIONS_BUCKET}.$KV.{PARTITIONS_BUCKET}.p3",
+        f"$KV.{PARTITIONS_BUCKET}.p3",
+        f"$KV.{WORKERS_BUCKET}.gymfloor-ingest-host-1",
+        f"$O.{CHECKPOINTS_BUCKET}.C.abc",
+        f"$O.{CHECKPOINTS_BUCKET}.M.cDMuMQ==",
+        "$JS.FC.KV_gymfloor-workers.abc.1",
+    ):
+        assert nats_allowed(ingest, "publish", subject), subject
+    assert nats_allowed(ingest, "subscribe", "_INBOX.abc.1")
+    assert not nats_allowed(ingest, "publish", "$KV.someone-else.key")
+    for user in (MACHINE, "simulator"):
+        assert not nats_allowed(users[user], "publish", "$JS.API.STREAM.LIST"), user
+        assert not nats_allowed(users[user], "subscribe", "_INBOX.abc"), user
+        assert not nats_allowed(users[user], "publish", f"$KV.{PARTITIONS_BUCKET}.p0"), user
+
+
+def test_nats_routes_log_in(tmp_path: Path) -> None:
+    done = nats_init_auth(tmp_path, **NATS_PASSWORDS)
+    assert done.returncode == 0, done.stderr
+    cluster = (tmp_path / "cluster.conf").read_text()
+    assert 'authorization { user: route, password: "route-secret" }' in cluster
+    for node in NATS_NODES:
+        assert f'"nats-route://route:route-secret@{node}:6222"' in cluster
+    for name in ("accounts.conf", "cluster.conf"):
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0, f"{name} is readable by others"
+
+
+def test_nats_init_auth_refuses_bad_settings(tmp_path: Path) -> None:
+    base = {k: v for k, v in NATS_PASSWORDS.items() if k != "MQTT_MACHINES"}
+    for machines, reason in (
+        ("lp-01", "has no password"),
+        ("lp 01:x", "has no password"),
+        ("lp.01:x", "is not a machine id"),
+        ("lp-*:x", "is not a machine id"),
+        ("ingest:x", "reserved"),
+        ("lp-01:x,lp-01:y", "listed twice"),
+    ):
+        done = nats_init_auth(tmp_path, **base, MQTT_MACHINES=machines)
+        assert done.returncode != 0 and reason in done.stderr, (machines, done.stderr)
+    for missing in ("MQTT_INGEST_PASSWORD", "NATS_ROUTE_PASSWORD", "NATS_NODES"):
+        env = {k: v for k, v in base.items() if k != missing}
+        done = nats_init_auth(tmp_path, **env)
+        assert done.returncode != 0 and missing in done.stderr, (missing, done.stderr)
+    done = nats_init_auth(tmp_path, **{**base, "NATS_ROUTE_PASSWORD": "a@b"})
+    assert done.returncode != 0 and "letters, digits" in done.stderr
+    done = nats_init_auth(tmp_path, **{**base, "MQTT_SIMULATOR_PASSWORD": ""})
+    assert done.returncode == 0, done.stderr
+    assert list(nats_users(tmp_path)) == ["ingest"]

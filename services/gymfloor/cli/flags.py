@@ -87,6 +87,30 @@ def add_mqtt_flags(command: argparse.ArgumentParser) -> None:
     setting_flag(group, "--mqtt-url", "mqtt_url", "mqtt://host:port or mqtts://host:port ({env})")
 
 
+def add_nats_flags(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group(
+        "partitioned ingest on NATS JetStream",
+        "with a NATS URL, this process is one of any number of workers sharing the stream's "
+        "partitions, instead of reading the MQTT broker; credentials: GYMFLOOR_NATS_USER and "
+        "GYMFLOOR_NATS_PASSWORD; docs/SCALING.md",
+    )
+    setting_flag(group, "--nats-url", "nats_url", "nats://host:port[,nats://host:port…] ({env})")
+    setting_flag(
+        group,
+        "--nats-partitions",
+        "nats_partitions",
+        "partitions of the stream, fixed once it exists ({env}; default 16)",
+        type=int,
+    )
+    setting_flag(
+        group,
+        "--nats-replicas",
+        "nats_replicas",
+        "copies of the stream and checkpoints, 3 on a 3-node cluster ({env}; default 1)",
+        type=int,
+    )
+
+
 def add_store_flags(command: argparse.ArgumentParser, db: bool = True) -> None:
     group = command.add_argument_group("storage")
     setting_flag(

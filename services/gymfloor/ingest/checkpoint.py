@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 from gymfloor.detector.snapshot import MachinesSnapshot
 from gymfloor.ingest.pipeline import PipelineSnapshot
@@ -50,43 +50,59 @@ class Checkpoint:
     state: PipelineSnapshot
 
 
-class CheckpointFile:
-    """The latest checkpoint in one file, replaced atomically: there is always a whole one.
+class CheckpointStore(Protocol):
+    """Where the latest checkpoint is kept: a local file, or (partitioned ingest) JetStream."""
 
-    The file is a stream of pickles: the checkpoint without its machines, then one record a
-    machine, then None. Each machine is written as soon as the snapshot gives it up, so a
-    second copy of the floor's state never builds up in memory.
-    """
+    def load(self) -> Checkpoint | None: ...
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        """Keep it, whole, in place of the last; raise if it could not be kept."""
+        ...
+
+
+def write_checkpoint(checkpoint: Checkpoint, out: IO[bytes]) -> None:
+    """A stream of pickles: the checkpoint without its machines, then one record a machine,
+    then None. Each machine is written as soon as the snapshot gives it up, so a second copy of
+    the floor's state never builds up in memory."""
+    state = checkpoint.state
+    machines = state.detector.machines
+    assert isinstance(machines, MachinesSnapshot)
+    bare = replace(state, detector=replace(state.detector, machines={}))
+    pickle.dump(replace(checkpoint, state=bare), out, pickle.HIGHEST_PROTOCOL)
+    for record in machines.drain():
+        pickle.dump(record, out, pickle.HIGHEST_PROTOCOL)
+    pickle.dump(None, out)
+
+
+def read_checkpoint(source: IO[bytes]) -> Checkpoint:
+    """What `write_checkpoint` wrote; only ever this service's own (unpickling runs code)."""
+    checkpoint: Checkpoint = pickle.load(source)
+    machines = checkpoint.state.detector.machines
+    assert isinstance(machines, dict)
+    while (record := pickle.load(source)) is not None:
+        key, frozen = record
+        machines[key] = pickle.loads(frozen)
+    return checkpoint
+
+
+class CheckpointFile:
+    """The latest checkpoint in one file, replaced atomically: there is always a whole one."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / CHECKPOINT_FILE
 
     def load(self) -> Checkpoint | None:
-        """The last checkpoint, which only this service wrote (unpickling runs code)."""
         if not self.path.exists():
             return None
         with self.path.open("rb") as source:
-            checkpoint: Checkpoint = pickle.load(source)
-            machines = checkpoint.state.detector.machines
-            assert isinstance(machines, dict)
-            while (record := pickle.load(source)) is not None:
-                key, frozen = record
-                machines[key] = pickle.loads(frozen)
-        return checkpoint
+            return read_checkpoint(source)
 
     def save(self, checkpoint: Checkpoint) -> None:
         """Written machine by machine, fsynced, and renamed into place."""
-        state = checkpoint.state
-        machines = state.detector.machines
-        assert isinstance(machines, MachinesSnapshot)
-        bare = replace(state, detector=replace(state.detector, machines={}))
         partial = self.path.with_suffix(".partial")
         with partial.open("wb") as out:
-            pickle.dump(replace(checkpoint, state=bare), out, pickle.HIGHEST_PROTOCOL)
-            for record in machines.drain():
-                pickle.dump(record, out, pickle.HIGHEST_PROTOCOL)
-            pickle.dump(None, out)
+            write_checkpoint(checkpoint, out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
@@ -111,7 +127,7 @@ class Committer:
         self,
         store: StoreSink,
         timeseries: TimeSeriesSink | None,
-        checkpoints: CheckpointFile,
+        checkpoints: CheckpointStore,
         acknowledge: Callable[[int], None],
     ) -> None:
         self.store = store
@@ -124,9 +140,9 @@ class Committer:
         self._thread = threading.Thread(target=self._run, name="ingest-committer", daemon=True)
 
     def start(self) -> None:
+        """The time-series sink, possibly shared with other committers, is started and stopped
+        by its owner (`gymfloor.wiring.sending`)."""
         self._thread.start()
-        if self.timeseries is not None:
-            self.timeseries.start()
 
     @property
     def busy(self) -> bool:
@@ -155,12 +171,10 @@ class Committer:
         """Wait for the checkpoint on its way; False if it was not done in time."""
         return self._idle.wait(timeout)
 
-    def stop(self, timeseries_drain_s: float) -> None:
-        """Finish what was handed over, then stop; the time-series sender gets `drain_s`."""
+    def stop(self) -> None:
+        """Finish what was handed over, then stop."""
         self._work.put(None)
         self._thread.join()
-        if self.timeseries is not None:
-            self.timeseries.stop(timeseries_drain_s)
 
     # -- the committer's thread ------------------------------------------------------------------
 
@@ -192,7 +206,8 @@ class Committer:
         else:
             if self.timeseries is not None:
                 backlog = self.timeseries.backlog_points
-                self.timeseries.record_ingest({**work.point, IngestLevel.SPOOL_BACKLOG: backlog})
+                point = {**work.point, IngestLevel.SPOOL_BACKLOG: backlog}
+                self.timeseries.record_ingest(work.instance, point)
             self.store.report_status(work.instance, work.started_at, work.health)
 
     def _commit(self, checkpoint: Checkpoint) -> None:

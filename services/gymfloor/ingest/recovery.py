@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from gymfloor.detector import Detector, DetectorConfig
 from gymfloor.ingest.alerts import AlertPolicy
-from gymfloor.ingest.checkpoint import CheckpointFile
+from gymfloor.ingest.checkpoint import CheckpointStore
 from gymfloor.ingest.config import AlertPolicyConfig
 from gymfloor.ingest.intake import Intake, Message
 from gymfloor.ingest.pipeline import Pipeline
@@ -28,7 +28,7 @@ def fresh_pipeline(
 
 
 def restored_pipeline(
-    checkpoints: CheckpointFile,
+    checkpoints: CheckpointStore,
     detector_config: DetectorConfig,
     policy_config: AlertPolicyConfig,
     trace_hz: float,

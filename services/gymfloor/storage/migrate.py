@@ -8,11 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 log = logging.getLogger("gymfloor.storage")
 
 SCRIPTS = "gymfloor.storage:migrations"
+MIGRATION_LOCK = 0x67796D66  # any constant: it names the lock among the server's advisory locks
 
 
 def upgrade(engine: Engine) -> None:
@@ -21,6 +22,12 @@ def upgrade(engine: Engine) -> None:
     if current == head:
         return
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Workers of partitioned ingest start together: one migrates, the others wait for
+            # it here and then find nothing left to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            if MigrationContext.configure(connection).get_current_revision() == head:
+                return
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -42,13 +42,11 @@ spool."""
 
 
 class TimeSeriesSink:
-    def __init__(self, config: InfluxConfig, spool_dir: Path, instance: str) -> None:
-        """`instance` tags the `ingest` measurement of this service."""
+    def __init__(self, config: InfluxConfig, spool_dir: Path) -> None:
         assert config.url is not None
         self.url = config.url
         self.bucket, self.org = config.bucket, config.org
         self.batch_lines = config.batch_lines
-        self.instance = instance
         self.spool = Spool(spool_dir, config.spool_max_bytes)
         self.points_spooled = 0
         self.points_written = 0
@@ -97,9 +95,10 @@ class TimeSeriesSink:
     def append(self, changes: Changes) -> None:
         self._spool(changes_lines(changes))
 
-    def record_ingest(self, counters: Mapping[str, int | float]) -> None:
-        """The service's counters, stamped now, as one point of the `ingest` measurement."""
-        self._spool([ingest_point(self.instance, counters, time.time_ns()).to_line_protocol()])
+    def record_ingest(self, instance: str, counters: Mapping[str, int | float]) -> None:
+        """An ingest instance's counters (a service, or a partition of partitioned ingest),
+        stamped now, as one point of the `ingest` measurement."""
+        self._spool([ingest_point(instance, counters, time.time_ns()).to_line_protocol()])
 
     def sync(self) -> None:
         """Make the spool survive a power cut; before a checkpoint lets the journal go."""
