@@ -83,7 +83,6 @@ class PinnedPuller:
         self._stream_seq = 0
         self._inbox = client.new_inbox()
         self._buffer: list[Delivered] = []
-        self.gaps_filled = 0
 
     @property
     def holding(self) -> bool:
@@ -110,10 +109,6 @@ class PinnedPuller:
             await self._client.request(self._unpin_subject, body, timeout=5.0)
         except Exception as exc:  # the pin then lapses after its timeout instead
             log.warning("could not unpin partition %d: %s", self.partition, exc)
-
-    def forget_requests(self) -> None:
-        """After a reconnect the server has none of our requests left."""
-        self._credit = 0
 
     async def _ask(self) -> None:
         if self._paused or not (self.holding or self.bidding):
@@ -172,7 +167,6 @@ class PinnedPuller:
     async def _fill_gap(self, stream_seq: int) -> None:
         missing = await self._read_range(self._stream_seq + 1, stream_seq - 1)
         if missing:
-            self.gaps_filled += len(missing)
             log.warning(
                 "partition %d: %d messages lost on their way read from the stream",
                 self.partition,
@@ -190,6 +184,8 @@ class PinnedPuller:
         elif status in ("408", "409"):  # a request expired, or the server dropped it
             self._credit -= int(headers.get(PENDING, BATCH))
             self._credit = max(self._credit, 0)
+        elif status == "503":  # no consumer leader to take it (an election): ask again
+            self._credit = 0
         await self._ask()
 
 
