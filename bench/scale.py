@@ -127,31 +127,52 @@ class Result:
         )
 
 
+@dataclass
+class Floor:
+    """One trial's NATS node, publishers (forked, not yet started), workers and watch."""
+
+    nats: NatsServer
+    publishers: Publishers
+    pool: list[Service]
+    watch: Watch
+
+
+def start_floor(
+    cleanup: ExitStack,
+    folder: Path,
+    messages: list[Any],
+    workers: int,
+    env: dict[str, str],
+    args: argparse.Namespace,
+) -> Floor:
+    """Everything a trial runs, stopped (and its folder removed) when `cleanup` closes."""
+    cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+    nats = NatsServer(folder / "nats")
+    publishers = Publishers(nats.mqtt_port, split(messages, args.publishers), True, True)
+    cleanup.callback(publishers.close)
+    cleanup.enter_context(nats)
+    env = {"GYMFLOOR_NATS_PARTITIONS": str(args.partitions), **env}
+    pool = [ingest_worker(nats, folder / f"w{i}", **env) for i in range(workers)]
+    for worker in pool:
+        cleanup.enter_context(worker)
+        worker.wait_for_log("sharing", timeout=120.0)
+    watch = Watch(nats.url, args.partitions)
+    watch.start(nats.mqtt_port)
+    cleanup.callback(watch.close)
+    return Floor(nats, publishers, pool, watch)
+
+
 def run_trial(
     folder: Path, streams: Any, workers: int, machines: int, args: argparse.Namespace
 ) -> Result:
     messages = schedule(streams, machines, WARM_UP_S + args.seconds, seed=machines)
     with ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
-        nats = NatsServer(folder / "nats")
-        publishers = Publishers(nats.mqtt_port, split(messages, args.publishers), True, True)
-        cleanup.callback(publishers.close)
-        cleanup.enter_context(nats)
-        env = {
-            "GYMFLOOR_NATS_PARTITIONS": str(args.partitions),
-            "GYMFLOOR_INGEST__MAX_PENDING": str(PER_PARTITION_QUEUE),
-        }
-        pool = [ingest_worker(nats, folder / f"w{i}", **env) for i in range(workers)]
-        for worker in pool:
-            cleanup.enter_context(worker)
-            worker.wait_for_log("sharing", timeout=120.0)
-        watch = Watch(nats.url, args.partitions)
-        watch.start(nats.mqtt_port)
-        cleanup.callback(watch.close)
+        env = {"GYMFLOOR_INGEST__MAX_PENDING": str(PER_PARTITION_QUEUE)}
+        floor = start_floor(cleanup, folder, messages, workers, env, args)
+        nats, publishers, pool, watch = floor.nats, floor.publishers, floor.pool, floor.watch
         time.sleep(1.0)
         start = publishers.start()
         measured_from = start + WARM_UP_S
-        cpu0: list[float] = []
         while time.time() < measured_from:
             time.sleep(0.05)
         cpu0 = [cpu_seconds(_pid(w)) for w in pool]
@@ -216,26 +237,15 @@ def failover(folder: Path, streams: Any, args: argparse.Namespace) -> float | No
     seconds = WARM_UP_S + 20.0
     messages = schedule(streams, args.failover_machines, seconds, seed=7)
     with ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
-        nats = NatsServer(folder / "nats")
-        publishers = Publishers(nats.mqtt_port, split(messages, args.publishers), True, True)
-        cleanup.callback(publishers.close)
-        cleanup.enter_context(nats)
-        env = {"GYMFLOOR_NATS_PARTITIONS": str(args.partitions)}
-        pool = [ingest_worker(nats, folder / f"w{i}", **env) for i in range(2)]
-        for worker in pool:
-            cleanup.enter_context(worker)
-            worker.wait_for_log("sharing", timeout=120.0)
-        watch = Watch(nats.url, args.partitions)
-        watch.start(nats.mqtt_port)
-        cleanup.callback(watch.close)
-        start = publishers.start()
+        floor = start_floor(cleanup, folder, messages, 2, {}, args)
+        start = floor.publishers.start()
         time.sleep(start - time.time() + WARM_UP_S + 6.0)
-        victim = max(pool, key=_held)
+        victim = max(floor.pool, key=_held)
         held = _partitions_of(victim)
         victim.kill()
         killed_at = time.time()
-        publishers.results(timeout=seconds + 600.0)
+        floor.publishers.results(timeout=seconds + 600.0)
+    watch = floor.watch
     gaps = [_gap(watch.delivered.get(partition, []), killed_at) for partition in held]
     measured = [g for g in gaps if g is not None]
     return max(measured) if measured else None
@@ -287,12 +297,14 @@ def main() -> None:
         f"{'W':>2s} {'N':>5s} {'backlog':>7s} {'drain':>6s} {'fb p50':>7s} {'fb p99':>7s} "
         f"{'fb n':>5s} {'cores: ingest':>13s} {'NATS':>5s} {'pub':>5s}  verdict"
     )
-    best: dict[int, int] = {}
+    counts = [int(w) for w in args.workers.split(",")]
+    kept = dict.fromkeys(counts, 0)  # the largest N each worker count kept up with
+    behind: set[int] = set()  # worker counts that fell behind: no larger N for them
     sizes = [int(n) for n in args.machines.split(",")]
     for machines in sizes:  # each size with every worker count in turn: side by side
-        for workers in (int(w) for w in args.workers.split(",")):
-            if best.get(workers, 0) < 0:
-                continue  # fell behind at a smaller size already
+        for workers in counts:
+            if workers in behind:
+                continue
             r = run_trial(folder / f"w{workers}-n{machines}", streams, workers, machines, args)
             drain = "-" if r.drain_s is None else f"{r.drain_s:.1f}s"
             print(
@@ -302,8 +314,10 @@ def main() -> None:
                 f"{'kept up' if r.kept_up else 'fell behind'}",
                 flush=True,
             )
-            best[workers] = machines if r.kept_up else -best.get(workers, 0) or -1
-    kept = {w: abs(n) for w, n in best.items()}
+            if r.kept_up:
+                kept[workers] = machines
+            else:
+                behind.add(workers)
     print("largest N kept in real time:", ", ".join(f"{w} worker(s): {n}" for w, n in kept.items()))
     if len(kept) == 2 and min(kept.values()) > 0:
         one, two = (kept[w] for w in sorted(kept))
