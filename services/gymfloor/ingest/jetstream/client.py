@@ -2,7 +2,7 @@
 
 nats-py is asyncio-only; ingest's pipeline and committer are plain threads. This runs the loop
 in a daemon thread and lets the rest call into it: `run` waits for a coroutine's result,
-`spawn` starts a task, `publish` hands a message over without waiting.
+`spawn` starts a task.
 """
 
 from __future__ import annotations
@@ -109,13 +109,6 @@ class NatsLoop:
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         self.loop.call_soon_threadsafe(self.loop.create_task, coroutine)
-
-    def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None) -> None:
-        """Buffered by the client and flushed by its own task; a failure is logged there."""
-        self.loop.call_soon_threadsafe(self._publish, subject, payload, headers)
-
-    def _publish(self, subject: str, payload: bytes, headers: dict[str, str] | None) -> None:
-        self.loop.create_task(self.client.publish(subject, payload, headers=headers))
 
     def close(self) -> None:
         self._closing = True

@@ -18,11 +18,6 @@ _PARTITIONED_TOKENS = PARTITIONED.count(".") + 2  # the prefix's tokens and the 
 PRIORITY_GROUP = "ingest"
 
 
-def subject_of(topic: str) -> str:
-    """A contract topic's subject; the contract's ids hold no `.`, so nothing else changes."""
-    return topic.replace("/", ".")
-
-
 def ingest_subjects() -> list[str]:
     """What the stream captures: what edge agents publish (telemetry, session, status)."""
     return [f"{PREFIX_SUBJECT}.*.*.{channel}" for channel in INGEST_CHANNELS]
