@@ -13,6 +13,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gymfloor.contract import MachineChannel, machine_filter
+from gymfloor.ingest.jetstream.config import NatsConfig
+from gymfloor.ingest.jetstream.subjects import consumer_name
 from gymfloor.mqtt.config import parse_mqtt_url
 from gymfloor.ports import free_port
 from tests.support.floor import Report, canonical, exported, recording_span, stored_count
@@ -130,3 +132,42 @@ def test_workers_lose_and_repeat_nothing_when_a_worker_dies_mid_set(
         assert stored_reports(postgres.url) == expected
     assert watch.duplicates() == []
     assert len(watch.received) == sent_before_restart
+
+
+def test_workers_lose_and_repeat_nothing_when_the_node_leading_their_consumers_dies(
+    recording: Path, expected: list[Report], tmp_path: Path
+) -> None:
+    """Every partition's consumer is led by the node that dies, so every partition elects a new
+    consumer leader and is pinned again. The stream's own leader is kept on a surviving node:
+    NATS's MQTT acknowledges a message before the stream stores it, so what arrives while the
+    stream elects a leader is lost (docs/SCALING.md)."""
+    speed = recording_span(recording) / 12.0  # the replay takes about 12 s
+    with NatsCluster(tmp_path / "nats") as cluster, PostgreSQL() as postgres:
+        env = {
+            "GYMFLOOR_DB_URL": postgres.url,
+            "GYMFLOOR_NATS_REPLICAS": "3",
+            # Seconds of messages after the checkpoint: a new pin holder must replay them.
+            "GYMFLOOR_INGEST__CHECKPOINT_INTERVAL_S": "5",
+        }
+        workers = [ingest_worker(cluster, tmp_path / f"w{i}", **env) for i in range(3)]
+        for worker in workers:
+            worker.start().wait_for_log("sharing")
+        edge_node, victim = cluster.nodes[0], cluster.nodes[1]
+        layout = NatsConfig(servers=(cluster.url,))
+        consumers = [consumer_name(p) for p in range(layout.partitions)]
+        cluster.move_leaders(layout.stream, consumers, edge_node.name, victim.name)
+        watch = FeedbackWatch(edge_node.mqtt_url)
+        with replay_into(edge_node.mqtt_url, recording, speed) as publisher:
+            time.sleep(4.0)
+            victim.kill()
+            killed_at = time.time()
+            assert publisher.process is not None and publisher.process.wait(60) == 0
+        wait_until(
+            lambda: len(stored_reports(postgres.url)) >= len(expected), 60, "every rep stored"
+        )
+        assert any(t > killed_at + 1 for t, _, _ in watch.received), "feedback after the kill"
+        for worker in workers:
+            assert worker.stop() == 0
+        watch.close()
+        assert stored_reports(postgres.url) == expected
+    assert watch.duplicates() == []

@@ -4,11 +4,15 @@ each with JetStream and an MQTT listener, on free ports and in the test's direct
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Self
+
+import nats
 
 from gymfloor.ports import free_port
 from tests.support.processes import Running, ServerProcess, Service, wait_until
@@ -108,6 +112,34 @@ class NatsCluster(Running):
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+    def move_leaders(self, stream: str, consumers: list[str], stream_to: str, to: str) -> None:
+        """Make node `stream_to` lead the stream and node `to` lead each of its `consumers`,
+        by asking each current leader to step down in their favour."""
+        asyncio.run(self._move_leaders(stream, consumers, stream_to, to))
+
+    async def _move_leaders(
+        self, stream: str, consumers: list[str], stream_to: str, to: str
+    ) -> None:
+        client = await nats.connect(servers=[node.url for node in self.nodes])
+        try:
+            groups = [(f"STREAM.INFO.{stream}", f"STREAM.LEADER.STEPDOWN.{stream}", stream_to)]
+            groups += [
+                (f"CONSUMER.INFO.{stream}.{c}", f"CONSUMER.LEADER.STEPDOWN.{stream}.{c}", to)
+                for c in consumers
+            ]
+            for info, stepdown, node in groups:
+                for _ in range(20):  # an election may pick another node first: ask again
+                    reply = await client.request(f"$JS.API.{info}", b"", timeout=5)
+                    if json.loads(reply.data)["cluster"].get("leader") == node:
+                        break
+                    placement = json.dumps({"placement": {"preferred": node}}).encode()
+                    await client.request(f"$JS.API.{stepdown}", placement, timeout=5)
+                    await asyncio.sleep(0.5)
+                else:
+                    raise AssertionError(f"{node} did not take over {info}")
+        finally:
+            await client.close()
 
 
 def ingest_worker(nats: NatsServer | NatsCluster, data_dir: Path, **env: str) -> Service:

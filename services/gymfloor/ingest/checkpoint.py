@@ -216,7 +216,11 @@ class Committer:
                 return  # the intake keeps the messages; a later checkpoint covers them
             if self.timeseries is not None:
                 self.timeseries.sync()  # the checkpoint lets messages go: their points first
-            self.checkpoints.save(checkpoint)
+            try:
+                self.checkpoints.save(checkpoint)
+            except Exception as exc:  # refused (fenced), or JetStream electing: a later one
+                log.warning("checkpoint at %d not saved: %s", checkpoint.position, exc)
+                return
             self._acknowledge(checkpoint.position)
         finally:
             self._idle.set()

@@ -103,7 +103,9 @@ class PartitionCheckpoints:
                 self._key, self._entry.encode(), last=current.revision
             )
         except KeyWrongLastSequenceError:
-            raise PartitionLost(f"partition {self.partition} was claimed meanwhile") from None
+            raise PartitionLost(
+                f"partition {self.partition}: its checkpoint entry changed while claiming it"
+            ) from None
         if previous.owner != self.owner:
             log.info(
                 "partition %d taken over from %s at position %s",

@@ -184,8 +184,11 @@ class PinnedPuller:
         elif status in ("408", "409"):  # a request expired, or the server dropped it
             self._credit -= int(headers.get(PENDING, BATCH))
             self._credit = max(self._credit, 0)
-        elif status == "503":  # no consumer leader to take it (an election): ask again
+        elif status == "503":
+            # No consumer leader to take it (an election): ask again on the next round, not
+            # at once, or every worker floods the cluster while it elects.
             self._credit = 0
+            return
         await self._ask()
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from gymfloor.detector import DetectorConfig, warm_up
 from gymfloor.ingest.checkpoint import Committer
 from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
-from gymfloor.ingest.jetstream.checkpoints import PartitionCheckpoints, PartitionLost
+from gymfloor.ingest.jetstream.checkpoints import PartitionCheckpoints
 from gymfloor.ingest.jetstream.client import NatsLoop
 from gymfloor.ingest.jetstream.config import NatsConfig
 from gymfloor.ingest.jetstream.intake import PartitionIntake
@@ -164,18 +164,16 @@ class PartitionedIngest:
     # -- a recovery's own thread -------------------------------------------------------------
 
     def _recover(self, held: _Held) -> None:
-        """Take the partition over; while the cluster cannot answer (a leader election after a
-        node died, say), try again, for as long as the partition is still ours."""
+        """Take the partition over; try again for as long as the partition is still ours: while
+        the cluster cannot answer (a leader election after a node died, say), or when the
+        checkpoint entry changed under the claim (the former owner's last checkpoint landing).
+        The pin, not the entry, says whose the partition is: a worker that lost it hears so."""
         for attempt in itertools.count():
             if held.lost.is_set():
                 held.finished.set()
                 return
             try:
                 held.task = self._take_over(held)
-            except PartitionLost as exc:
-                log.warning("%s", exc)
-                held.finished.set()
-                return
             except Exception as exc:  # NATS timing out, mostly
                 wait = min(RECOVERY_RETRY_MAX_S, 2.0**attempt)
                 log.warning(
