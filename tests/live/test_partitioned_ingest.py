@@ -134,13 +134,11 @@ def test_workers_lose_and_repeat_nothing_when_a_worker_dies_mid_set(
     assert len(watch.received) == sent_before_restart
 
 
-def test_workers_lose_and_repeat_nothing_when_the_node_leading_their_consumers_dies(
+def test_workers_lose_and_repeat_nothing_when_the_node_leading_the_stream_dies(
     recording: Path, expected: list[Report], tmp_path: Path
 ) -> None:
-    """Every partition's consumer is led by the node that dies, so every partition elects a new
-    consumer leader and is pinned again. The stream's own leader is kept on a surviving node:
-    NATS's MQTT acknowledges a message before the stream stores it, so what arrives while the
-    stream elects a leader is lost (docs/SCALING.md)."""
+    """The node that dies leads the stream and every partition's consumer: the stream elects a
+    leader while edge messages keep coming, and every partition is pinned again."""
     speed = recording_span(recording) / 12.0  # the replay takes about 12 s
     with NatsCluster(tmp_path / "nats") as cluster, PostgreSQL() as postgres:
         env = {
@@ -155,7 +153,7 @@ def test_workers_lose_and_repeat_nothing_when_the_node_leading_their_consumers_d
         edge_node, victim = cluster.nodes[0], cluster.nodes[1]
         layout = NatsConfig(servers=(cluster.url,))
         consumers = [consumer_name(p) for p in range(layout.partitions)]
-        cluster.move_leaders(layout.stream, consumers, edge_node.name, victim.name)
+        cluster.move_leaders(layout.stream, consumers, victim.name)
         watch = FeedbackWatch(edge_node.mqtt_url)
         with replay_into(edge_node.mqtt_url, recording, speed) as publisher:
             time.sleep(4.0)

@@ -113,31 +113,29 @@ class NatsCluster(Running):
         for node in self.nodes:
             node.stop()
 
-    def move_leaders(self, stream: str, consumers: list[str], stream_to: str, to: str) -> None:
-        """Make node `stream_to` lead the stream and node `to` lead each of its `consumers`,
-        by asking each current leader to step down in their favour."""
-        asyncio.run(self._move_leaders(stream, consumers, stream_to, to))
+    def move_leaders(self, stream: str, consumers: list[str], to: str) -> None:
+        """Make node `to` lead the stream and each of its `consumers`, by asking each current
+        leader to step down in its favour."""
+        asyncio.run(self._move_leaders(stream, consumers, to))
 
-    async def _move_leaders(
-        self, stream: str, consumers: list[str], stream_to: str, to: str
-    ) -> None:
+    async def _move_leaders(self, stream: str, consumers: list[str], to: str) -> None:
         client = await nats.connect(servers=[node.url for node in self.nodes])
         try:
-            groups = [(f"STREAM.INFO.{stream}", f"STREAM.LEADER.STEPDOWN.{stream}", stream_to)]
+            groups = [(f"STREAM.INFO.{stream}", f"STREAM.LEADER.STEPDOWN.{stream}")]
             groups += [
-                (f"CONSUMER.INFO.{stream}.{c}", f"CONSUMER.LEADER.STEPDOWN.{stream}.{c}", to)
+                (f"CONSUMER.INFO.{stream}.{c}", f"CONSUMER.LEADER.STEPDOWN.{stream}.{c}")
                 for c in consumers
             ]
-            for info, stepdown, node in groups:
+            for info, stepdown in groups:
                 for _ in range(20):  # an election may pick another node first: ask again
                     reply = await client.request(f"$JS.API.{info}", b"", timeout=5)
-                    if json.loads(reply.data)["cluster"].get("leader") == node:
+                    if json.loads(reply.data)["cluster"].get("leader") == to:
                         break
-                    placement = json.dumps({"placement": {"preferred": node}}).encode()
+                    placement = json.dumps({"placement": {"preferred": to}}).encode()
                     await client.request(f"$JS.API.{stepdown}", placement, timeout=5)
                     await asyncio.sleep(0.5)
                 else:
-                    raise AssertionError(f"{node} did not take over {info}")
+                    raise AssertionError(f"{to} did not take over {info}")
         finally:
             await client.close()
 

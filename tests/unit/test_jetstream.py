@@ -9,7 +9,7 @@ from gymfloor.ingest.jetstream.checkpoints import CheckpointEntry
 from gymfloor.ingest.jetstream.config import NatsConfig, parse_servers
 from gymfloor.ingest.jetstream.pulls import delivery_sequences
 from gymfloor.ingest.jetstream.subjects import (
-    ingest_subjects,
+    capture_filters,
     partition_filter,
     partition_transform,
     topic_of_stored,
@@ -25,9 +25,10 @@ def test_a_stored_subject_gives_back_the_topic_the_edge_published() -> None:
 
 
 def test_the_stream_captures_what_edges_publish_and_hashes_gym_and_machine() -> None:
-    assert ingest_subjects() == [f"gymfloor.v1.*.*.{c}" for c in INGEST_CHANNELS]
+    # As NATS's MQTT listener stores a QoS 1 message before acknowledging it.
+    assert capture_filters() == [f"$MQTT.msgs.gymfloor.v1.*.*.{c}" for c in INGEST_CHANNELS]
     transform = partition_transform(8)
-    assert transform["src"] == "gymfloor.v1.*.*.*"
+    assert transform["src"] == "$MQTT.msgs.gymfloor.v1.*.*.*"
     assert "{{partition(8,1,2)}}" in transform["dest"]
     assert transform["dest"].endswith("{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}")
 
