@@ -76,7 +76,11 @@ class IngestTask:
 
     def finish(self) -> None:
         """Process what the intake still holds, save everything and stop the committer."""
-        log.info("stopping: finishing %d queued messages", self.intake.health().queued)
+        log.info(
+            "stopping: finishing %d queued messages",
+            self.intake.health().queued,
+            extra={"instance": self.config.client_id},  # one of a worker's partitions, say
+        )
         self.intake.stop()
         while batch := self.intake.take(BATCH, timeout=0):
             self.process(batch, True)
@@ -169,6 +173,7 @@ class IngestTask:
 
     def _log_stats(self, phase: str) -> None:
         extra = {
+            "instance": self.config.client_id,
             **self._counters(),
             "machines": self.pipeline.detector.machine_count,
             "queued": self.intake.health().queued,
