@@ -123,7 +123,7 @@ def _api_note(store: OperationalStore, config: ApiConfig) -> str:
     member = "m-0001"
     with store.transaction() as db:
         now = time.time()
-        _, staff = issue_token(db, Role.STAFF, None, "demo", now)
+        _, staff = issue_token(db, Role.STAFF, None, "demo", now, [GYM])
         _, member_token = issue_token(db, Role.MEMBER, member, "demo", now)
     base = f"http://{config.host}:{config.port}"
     # The pages read a token from the link's fragment, which the browser keeps to itself.

@@ -92,7 +92,9 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
         expected = sum(r["t_start"] < split - 10 for r in reports)
         wait_until(lambda: stored_count(directory) >= expected, 60, "the earlier reps stored")
         tokens = {
-            "staff": issue_token(directory, "--role", "staff", "--label", "floor tablet"),
+            "staff": issue_token(
+                directory, "--role", "staff", "--gym", "g1", "--label", "floor tablet"
+            ),
             "member_a": issue_token(directory, "--role", "member", "--member", member_a),
             "member_b": issue_token(directory, "--role", "member", "--member", member_b),
         }

@@ -41,6 +41,7 @@ from tests.support.processes import (
     replay,
     wait_until,
 )
+from tests.support.sse import connected, read_events
 
 TOKEN = re.compile(r"gf_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
@@ -80,7 +81,9 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
         tokens = {
             "member_a": issue_token(directory, "--role", "member", "--member", member_a),
             "member_b": issue_token(directory, "--role", "member", "--member", member_b),
-            "staff": issue_token(directory, "--role", "staff", "--label", "floor tablet"),
+            "staff": issue_token(
+                directory, "--role", "staff", "--gym", "g1", "--label", "floor tablet"
+            ),
             "admin": issue_token(directory, "--role", "admin"),
         }
         with api(directory) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
@@ -117,7 +120,7 @@ def test_issued_tokens_are_printed_alone_and_stored_hashed(floor: Floor) -> None
 
 
 def test_a_revoked_token_is_refused_from_the_next_request(floor: Floor) -> None:
-    token = issue_token(floor.data_dir, "--role", "staff")
+    token = issue_token(floor.data_dir, "--role", "staff", "--gym", "g1")
     headers = {"Authorization": f"Bearer {token}"}
     assert floor.api.get("/v1/machines", headers=headers).status_code == 200
     done = gymfloor("tokens", "revoke", token.split("_")[1], "--data-dir", str(floor.data_dir))
@@ -163,7 +166,9 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/members", frozenset(ADMIN), {"member_id": "m-new"}, status=201),
     Endpoint("GET", "/v1/members/{member_a}", frozenset(ADMIN)),
     Endpoint("GET", "/v1/tokens", frozenset(ADMIN)),
-    Endpoint("POST", "/v1/tokens", frozenset(ADMIN), {"role": "staff"}, status=201),
+    Endpoint(
+        "POST", "/v1/tokens", frozenset(ADMIN), {"role": "staff", "gym_ids": ["g1"]}, status=201
+    ),
     Endpoint("DELETE", "/v1/tokens/{token}", frozenset(ADMIN)),
 ]
 
@@ -183,7 +188,8 @@ def targets(floor: Floor) -> dict[str, str]:
 def test_every_endpoint_answers_each_role_as_it_should(
     floor: Floor, targets: dict[str, str], endpoint: Endpoint, role: str | None
 ) -> None:
-    token = floor.api.post("/v1/tokens", json={"role": "staff"}, headers=floor.auth("admin"))
+    new = {"role": "staff", "gym_ids": ["g1"]}
+    token = floor.api.post("/v1/tokens", json=new, headers=floor.auth("admin"))
     path = endpoint.path.format(**targets, token=token.json()["info"]["id"])
     headers = {"Authorization": "Bearer gf_000000000000_not-a-token"} if role == "bad" else {}
     headers |= floor.auth(role) if role not in (None, "bad") else {}
@@ -346,33 +352,6 @@ def test_a_machines_trace_is_its_last_set_with_the_reps_in_it(floor: Floor) -> N
 # -- the live alert stream -----------------------------------------------------------------------
 
 
-def read_events(lines: Iterator[str], until: Any, timeout: float = 60.0) -> list[dict[str, str]]:
-    """Parse text/event-stream until an event satisfies `until`. The server's keep-alive
-    comments wake this at least every 15 s, so a missing event fails rather than hangs."""
-    deadline = time.monotonic() + timeout
-    events: list[dict[str, str]] = []
-    event: dict[str, str] = {}
-    for line in lines:
-        assert time.monotonic() < deadline, f"no such event within {timeout} s: {events}"
-        if line == "":
-            if "data" in event:
-                events.append(event)
-                if until(event):
-                    return events
-            event = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            event[name] = value.removeprefix(" ")
-    raise AssertionError(f"the stream ended: {events}")
-
-
-def connected(response: httpx.Response) -> Iterator[str]:
-    """The stream's lines, once the server has said where in the feed it starts."""
-    lines = response.iter_lines()
-    assert next(lines) == ": connected"
-    return lines
-
-
 def test_the_alert_stream_carries_new_alerts_and_acknowledgements_live(floor: Floor) -> None:
     open_alert = every_page(floor, "/v1/alerts", "staff", acknowledged="false")[0]
     staff = floor.auth("staff")
@@ -444,13 +423,23 @@ def test_invalid_parameters_are_422_saying_what_is_wrong(
     assert says in got.text
 
 
-def test_an_invalid_new_token_request_is_422(floor: Floor) -> None:
-    admin = floor.auth("admin")
-    staff_with_member = {"role": "staff", "member_id": "m-0001"}
-    assert floor.api.post("/v1/tokens", json=staff_with_member, headers=admin).status_code == 422
-    got = floor.api.post("/v1/tokens", json={"role": "member"}, headers=admin)
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"role": "staff", "member_id": "m-0001", "all_gyms": True}, "member_id"),
+        ({"role": "member"}, "member_id"),
+        ({"role": "staff"}, "gym_ids or all_gyms"),
+        ({"role": "staff", "gym_ids": ["g1"], "all_gyms": True}, "gym_ids or all_gyms"),
+        ({"role": "staff", "gym_ids": []}, "gym_ids"),
+        ({"role": "staff", "gym_ids": ["g 1"]}, "gym_ids"),
+        ({"role": "admin", "gym_ids": ["g1"]}, "for staff tokens only"),
+        ({"role": "member", "member_id": "m-0001", "all_gyms": True}, "for staff tokens only"),
+    ],
+)
+def test_an_invalid_new_token_request_is_422(floor: Floor, body: dict[str, Any], says: str) -> None:
+    got = floor.api.post("/v1/tokens", json=body, headers=floor.auth("admin"))
     assert got.status_code == 422
-    assert "member_id" in got.text
+    assert says in got.text
 
 
 # -- operations --------------------------------------------------------------------------------

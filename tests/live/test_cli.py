@@ -34,6 +34,22 @@ from tests.support.processes import gymfloor
             {},
             "--member is required for, and only for, --role member",
         ),
+        (
+            ["tokens", "issue", "--role", "staff"],
+            {},
+            "--role staff needs --gym (once per gym) or --all-gyms",
+        ),
+        (
+            ["tokens", "issue", "--role", "staff", "--gym", "g1", "--all-gyms"],
+            {},
+            "argument --all-gyms: not allowed with argument --gym",
+        ),
+        (["tokens", "issue", "--role", "staff", "--gym", "g 1"], {}, "'g 1' is not an id"),
+        (
+            ["tokens", "issue", "--role", "admin", "--gym", "g1"],
+            {},
+            "--gym and --all-gyms are for --role staff only",
+        ),
         (["edge", "--gym", "g 1"], {}, "gym id 'g 1' must match"),
         (["edge", "--replay", "missing.jsonl"], {}, "no such recording: missing.jsonl"),
     ],

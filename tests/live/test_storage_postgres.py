@@ -1,31 +1,41 @@
 """The same store on PostgreSQL: what the pipeline produced, written to SQLite and to a real
-PostgreSQL server, reads back the same through every read the API makes."""
+PostgreSQL server, reads back the same through every read the API makes, kept to the gyms a
+staff token sees; and the migrations of tokens on both."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
 
-from gymfloor.contract import Fault, encode_payload
-from gymfloor.detector import Detector
-from gymfloor.ingest.alerts import AlertPolicy
-from gymfloor.ingest.pipeline import Pipeline
+from gymfloor.contract import Fault
 from gymfloor.outputs import Changes
-from gymfloor.storage import OperationalStore
-from gymfloor.storage.alerts import AlertFilter, FeedPosition, acknowledge, feed_after, page_alerts
+from gymfloor.storage import OperationalStore, migrate
+from gymfloor.storage.alerts import (
+    AlertFilter,
+    FeedBatch,
+    FeedPosition,
+    acknowledge,
+    feed_after,
+    page_alerts,
+)
 from gymfloor.storage.machines import machine_trace, page_machines
-from gymfloor.storage.models import Role
+from gymfloor.storage.models import AlertRecord, Role
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, page_reps
 from gymfloor.storage.schema import metadata
 from gymfloor.storage.sessions import page_sessions, session_history
-from gymfloor.storage.tokens import authenticate, issue_token, revoke_token
-from gymfloor_edge.simulator import SimulationPlan, simulate
+from gymfloor.storage.tokens import authenticate, issue_token, page_tokens, revoke_token
+from tests.support.floor import two_gyms
 from tests.support.processes import PostgreSQL
 
 Read = list[dict[str, Any]]
@@ -33,28 +43,30 @@ Read = list[dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def changes() -> Changes:
-    """Everything the real pipeline derives from a simulated floor, as ingest would write it."""
-    pipeline = Pipeline(Detector(), AlertPolicy(), trace_hz=10.0)
-    for m in simulate(SimulationPlan(seed=21, machines=2, visits=4, members=2)).messages:
-        pipeline.handle(m.topic, encode_payload(m.payload), m.t, live=False)
-    produced = pipeline.take_changes()
+    produced = two_gyms()
     assert produced.reports and produced.alerts and produced.sessions and produced.trace
+    assert {alert.gym_id for alert in produced.alerts} == {"g1", "g2"}
     return produced
 
 
 @pytest.fixture(scope="module")
+def server() -> Iterator[PostgreSQL]:
+    with PostgreSQL() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def stores(
-    changes: Changes, tmp_path_factory: pytest.TempPathFactory
+    changes: Changes, server: PostgreSQL, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, OperationalStore]]:
-    with PostgreSQL() as server:
-        sqlite = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'store.db'}"
-        opened = {"sqlite": OperationalStore(sqlite), "postgresql": OperationalStore(server.url)}
-        for store in opened.values():
-            store.write(changes, keep_trace_s=600)
-            store.write(changes, keep_trace_s=600)  # as a journal replay: stored once all the same
-        yield opened
-        for store in opened.values():
-            store.close()
+    sqlite = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'store.db'}"
+    opened = {"sqlite": OperationalStore(sqlite), "postgresql": OperationalStore(server.url)}
+    for store in opened.values():
+        store.write(changes, keep_trace_s=600)
+        store.write(changes, keep_trace_s=600)  # as a journal replay: stored once all the same
+    yield opened
+    for store in opened.values():
+        store.close()
 
 
 def every(fetch: Any) -> Read:
@@ -142,15 +154,20 @@ def test_machines_alerts_and_acknowledgements_read_back_the_same(
     for store in stores.values():
         with store.transaction() as db:
             assert acknowledge(db, first, "tok", 100.0) is not None
-    feed = on_both(
-        stores,
-        lambda db: [
-            [(seq, item.model_dump(mode="json")) for seq, item in part]
-            for part in feed_after(db, FeedPosition(0, 0), 1000)
+    feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0), 1000)))
+    assert feed["acknowledgements"] == [[1, {"alert_id": first, "at": 100.0, "by": "tok"}]]
+    assert len(feed["alerts"]) == len(alerts) and feed["end"] == [len(alerts), 1]
+
+
+def read_feed(batch: FeedBatch) -> dict[str, Any]:
+    return {
+        "alerts": [[seq, alert.model_dump(mode="json")] for seq, alert in batch.alerts],
+        "acknowledgements": [
+            [seq, ack.model_dump(mode="json")] for seq, ack in batch.acknowledgements
         ],
-    )
-    _, acknowledgements = feed
-    assert [ack["alert_id"] for _, ack in acknowledgements] == [first]
+        "end": [batch.end.alert_seq, batch.end.ack_seq],
+        "full": batch.full,
+    }
 
 
 def test_tokens_work_on_postgresql(stores: dict[str, OperationalStore]) -> None:
@@ -163,3 +180,144 @@ def test_tokens_work_on_postgresql(stores: dict[str, OperationalStore]) -> None:
         revoke_token(db, info.id, 2.0)
     with store.read() as db:
         assert authenticate(db, secret) is None
+
+
+# -- gyms ----------------------------------------------------------------------------------------
+
+GYMS = [frozenset({"g1"}), frozenset({"g2"}), frozenset({"g1", "g2"}), frozenset()]
+
+
+@pytest.mark.parametrize("gyms", GYMS, ids=lambda g: "+".join(sorted(g)) or "none")
+def test_every_floor_read_keeps_to_the_gyms_it_is_given(
+    stores: dict[str, OperationalStore], gyms: frozenset[str]
+) -> None:
+    def everything(db: Any) -> dict[str, Read]:
+        return {
+            "reps": every(lambda c: page_reps(db, RepFilter(), c, 500)),
+            "machines": every(lambda c: page_machines(db, None, c, 500)),
+            "alerts": every(lambda c: page_alerts(db, AlertFilter(), c, 500)),
+        }
+
+    def kept(db: Any) -> dict[str, Read]:
+        return {
+            "reps": every(lambda c: page_reps(db, RepFilter(gyms=gyms), c, 7)),
+            "machines": every(lambda c: page_machines(db, gyms, c, 1)),
+            "alerts": every(lambda c: page_alerts(db, AlertFilter(gyms=gyms), c, 3)),
+        }
+
+    whole, scoped = on_both(stores, everything), on_both(stores, kept)
+    for name, items in whole.items():
+        assert scoped[name] == [item for item in items if item["gym_id"] in gyms], name
+    named = on_both(
+        stores, lambda db: every(lambda c: page_reps(db, RepFilter("g1", gyms=gyms), c, 50))
+    )
+    assert named == [r for r in whole["reps"] if r["gym_id"] == "g1" and "g1" in gyms]
+    feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0), 1000, gyms)))
+    assert [alert["id"] for _, alert in feed["alerts"]] == [
+        alert["id"] for alert in reversed(whole["alerts"]) if alert["gym_id"] in gyms
+    ]
+    # A follower moves past the other gyms' alerts as past its own.
+    assert feed["end"][0] == len(whole["alerts"])
+
+
+def test_an_alert_of_another_gym_cannot_be_acknowledged_and_its_acks_stay_there(
+    stores: dict[str, OperationalStore],
+) -> None:
+    g1, g2 = frozenset({"g1"}), frozenset({"g2"})
+    open_g2 = AlertFilter(gyms=g2, acknowledged=False)
+    alert = on_both(stores, lambda db: page_alerts(db, open_g2, None, 1).items[0].id)
+    for store in stores.values():
+        with store.transaction() as db:
+            assert acknowledge(db, alert, "staff-g1", 200.0, g1) is None
+        with store.read() as db:
+            assert alert in [a.id for a in every_alert(db, open_g2)]  # still open
+        with store.transaction() as db:
+            taken = acknowledge(db, alert, "staff-g2", 201.0, g2)
+            assert taken is not None and taken.acknowledged_by == "staff-g2"
+
+    def acknowledged(gyms: frozenset[str]) -> list[str]:
+        feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0), 1000, gyms)))
+        return [ack["alert_id"] for _, ack in feed["acknowledgements"]]
+
+    assert alert in acknowledged(g2) and alert not in acknowledged(g1)
+    g1_alerts = {alert.id for alert in on_both(stores, lambda db: every_alert(db, AlertFilter(g1)))}
+    assert set(acknowledged(g1)) <= g1_alerts
+
+
+def every_alert(db: Any, where: AlertFilter) -> list[AlertRecord]:
+    return page_alerts(db, where, None, 500).items
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_staff_tokens_keep_the_gyms_they_were_issued_for(
+    stores: dict[str, OperationalStore], database: str
+) -> None:
+    with stores[database].transaction() as db:
+        scoped, scoped_secret = issue_token(db, Role.STAFF, None, "g1+g2", 1.0, ["g2", "g1", "g2"])
+        every_gym, every_secret = issue_token(db, Role.STAFF, None, "chain", 1.0)
+        member, member_secret = issue_token(db, Role.MEMBER, "m-0001", None, 1.0)
+    with stores[database].read() as db:
+        assert authenticate(db, scoped_secret) == scoped
+        assert (scoped.all_gyms, scoped.gym_ids, scoped.gyms) == (
+            False,
+            ["g1", "g2"],
+            frozenset({"g1", "g2"}),
+        )
+        assert authenticate(db, every_secret) == every_gym and every_gym.gyms is None
+        assert authenticate(db, member_secret) == member and member.gyms == frozenset()
+        listed = {token["id"]: token for token in every(lambda c: page_tokens(db, c, 2))}
+    assert listed[scoped.id] == scoped.model_dump(mode="json")
+    assert listed[every_gym.id]["all_gyms"] and listed[every_gym.id]["gym_ids"] == []
+    with stores[database].transaction() as db, pytest.raises(ValueError):
+        issue_token(db, Role.STAFF, None, None, 1.0, [])
+    with stores[database].transaction() as db, pytest.raises(ValueError):
+        issue_token(db, Role.ADMIN, None, None, 1.0, ["g1"])
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_staff_tokens_from_before_gyms_see_every_gym_and_going_back_revokes_scoped_ones(
+    server: PostgreSQL, database: str, tmp_path: Path
+) -> None:
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'before-gyms.db'}"
+    else:
+        url = server.new_database("before_gyms")
+    engine = create_engine(url)
+    alembic = Config()
+    alembic.set_main_option("script_location", migrate.SCRIPTS)
+
+    def migrate_to(revision: str, step: Any) -> None:
+        with engine.begin() as connection:
+            alembic.attributes["connection"] = connection
+            step(alembic, revision)
+
+    migrate_to("0003", command.upgrade)
+    with engine.begin() as db:
+        for role in Role:
+            db.execute(
+                text(
+                    "INSERT INTO api_tokens (id, secret_hash, role, member_id, created_at) "
+                    "VALUES (:role, :hash, :role, :member, 1.0)"
+                ),
+                {
+                    "role": role.value,
+                    "hash": hashlib.sha256(f"secret-{role.value}".encode()).hexdigest(),
+                    "member": "m-0001" if role is Role.MEMBER else None,
+                },
+            )
+    store = OperationalStore(url)  # opening the store upgrades it, as every process does
+    with store.read() as db:
+        before = {token.role: token for token in page_tokens(db, None, 10).items}
+        assert authenticate(db, "secret-staff") == before[Role.STAFF]
+    assert before[Role.STAFF].gyms is None and before[Role.ADMIN].gyms is None
+    assert before[Role.MEMBER].gyms == frozenset()
+    with store.transaction() as db:
+        scoped, _ = issue_token(db, Role.STAFF, None, None, 2.0, ["g1"])
+    store.close()
+    migrate_to("0003", command.downgrade)
+    with engine.connect() as db:
+        rows = db.execute(text("SELECT id, revoked_at FROM api_tokens")).all()
+    revoked: dict[str, float | None] = {row.id: row.revoked_at for row in rows}
+    engine.dispose()
+    assert revoked == {"member": None, "staff": None, "admin": None, scoped.id: revoked[scoped.id]}
+    assert revoked[scoped.id] is not None

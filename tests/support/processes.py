@@ -401,7 +401,17 @@ class PostgreSQL(ServerProcess):
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        return self.database_url("postgres")
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def new_database(self, name: str) -> str:
+        """An empty database of its own on the server: its URL."""
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres") as admin:
+            admin.autocommit = True
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return self.database_url(name)
 
     def arguments(self) -> list[str]:
         where = ["-D", str(self.data), "-p", str(self.port), "-k", str(self.directory)]

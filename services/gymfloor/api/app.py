@@ -23,7 +23,7 @@ log = logging.getLogger("gymfloor.api")
 
 DESCRIPTION = """
 Rep reports, sessions and coaching for members; the floor's reps, machines and staff alerts
-for staff; members and tokens for admins.
+for staff, of the gyms their token was issued for; members and tokens for admins.
 
 Every `/v1` call needs `Authorization: Bearer <token>`, from `gymfloor tokens issue`. Lists
 are paged: pass a page's `next_cursor` as `cursor` to get the next one.

@@ -1,4 +1,5 @@
-"""What the routes share: the store, the caller's token, and the paging parameters."""
+"""What the routes share: the store, the caller's token and the gyms it sees, and the paging
+parameters."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from sqlalchemy import Connection
 
 from gymfloor.api.config import ApiConfig
 from gymfloor.storage import OperationalStore
-from gymfloor.storage.models import Role, TokenInfo
+from gymfloor.storage.models import GymScope, Role, TokenInfo
 from gymfloor.storage.pagination import MAX_LIMIT
+from gymfloor.storage.scope import sees
 from gymfloor.storage.tokens import authenticate
 
 log = logging.getLogger("gymfloor.api")
@@ -95,3 +97,22 @@ OptionalId = Annotated[str | None, Query(max_length=128, description="only this 
 PathId = Annotated[str, Path(min_length=1, max_length=128)]
 Since = Annotated[float | None, Query(description="from this time on (Unix seconds)")]
 Until = Annotated[float | None, Query(description="before this time (Unix seconds)")]
+
+
+def one_gym(gyms: GymScope, gym_id: str) -> frozenset[str]:
+    """The gym a request names, if its token sees it. Otherwise 403, whether or not there is
+    such a gym: the answer tells nothing of other gyms."""
+    if not sees(gyms, gym_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this token does not see gym {gym_id}")
+    return frozenset({gym_id})
+
+
+async def _staff_gyms(
+    token: StaffToken,
+    gym_id: Annotated[str | None, Query(max_length=128, description="only this gym")] = None,
+) -> GymScope:
+    return token.gyms if gym_id is None else one_gym(token.gyms, gym_id)
+
+
+# What a staff read may see: the gym it names in `gym_id`, or all those its token sees.
+StaffGyms = Annotated[GymScope, Depends(_staff_gyms)]

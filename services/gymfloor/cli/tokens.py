@@ -25,10 +25,24 @@ def add_parser(subparsers: Subparsers) -> None:
         run,
         help="issue a token and print it alone on stdout",
         description="Issue an API token and print it, alone, on stdout: it is stored hashed "
-        "and cannot be shown again. A member token registers the member if unknown.",
+        "and cannot be shown again. A member token registers the member if unknown. A staff "
+        "token sees the gyms it is issued for (--gym, once per gym), or every gym "
+        "(--all-gyms); an admin token sees every gym.",
     )
     issue.add_argument("--role", required=True, choices=["member", "staff", "admin"])
     issue.add_argument("--member", type=identifier, help="the member's id (member tokens only)")
+    gyms = issue.add_mutually_exclusive_group()
+    gyms.add_argument(
+        "--gym",
+        dest="gyms",
+        action="append",
+        type=identifier,
+        metavar="GYM",
+        help="a gym the staff token sees; repeat for more",
+    )
+    gyms.add_argument(
+        "--all-gyms", action="store_true", help="the staff token sees every gym, those to come too"
+    )
     issue.add_argument("--label", help="what the token is for, e.g. 'front desk tablet'")
     add_store_flags(issue)
     revoke = add_command(
@@ -54,9 +68,17 @@ def _issue(args: argparse.Namespace, settings: Settings) -> int:
 
     if (args.role == "member") != (args.member is not None):
         raise UsageError("--member is required for, and only for, --role member")
+    # Which gyms a staff token sees is always said: leaving it out never means every gym.
+    if args.role == "staff" and args.gyms is None and not args.all_gyms:
+        raise UsageError("--role staff needs --gym (once per gym) or --all-gyms")
+    if args.role != "staff" and (args.gyms is not None or args.all_gyms):
+        raise UsageError("--gym and --all-gyms are for --role staff only")
     with closing(wiring.open_store(settings)) as store, store.transaction() as db:
-        info, secret = issue_token(db, Role(args.role), args.member, args.label, time.time())
-    log.info("issued %s token %s", info.role.value, info.id)
+        info, secret = issue_token(
+            db, Role(args.role), args.member, args.label, time.time(), args.gyms
+        )
+    gyms = "every gym" if info.all_gyms else ", ".join(info.gym_ids)  # none: a member's
+    log.info("issued %s token %s%s", info.role.value, info.id, f" for {gyms}" if gyms else "")
     print(secret)
     return 0
 

@@ -10,15 +10,16 @@ from sqlalchemy import Connection, Select, select
 
 from gymfloor.contract import Severity
 from gymfloor.storage import schema
-from gymfloor.storage.models import Acknowledgement, AlertRecord
+from gymfloor.storage.models import Acknowledgement, AlertRecord, GymScope
 from gymfloor.storage.pagination import Page, keyset, page
+from gymfloor.storage.scope import sees, within
 
 _alerts, _acks = schema.alerts, schema.acknowledgements
 
 
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
-    gym_id: str | None = None
+    gyms: GymScope = None
     machine_id: str | None = None
     severity: Severity | None = None
     acknowledged: bool | None = None
@@ -26,9 +27,9 @@ class AlertFilter:
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         c = _alerts.c
-        for column, value in ((c.gym_id, self.gym_id), (c.machine_id, self.machine_id)):
-            if value is not None:
-                query = query.where(column == value)
+        query = within(query, c.gym_id, self.gyms)
+        if self.machine_id is not None:
+            query = query.where(c.machine_id == self.machine_id)
         if self.severity is not None:
             query = query.where(c.severity == self.severity.value)
         if self.acknowledged is not None:
@@ -47,6 +48,18 @@ class FeedPosition:
     ack_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class FeedBatch:
+    """What a follower of the feed reads next: alerts and acknowledgements, oldest first, each
+    with its number, of the gyms it sees; and how far it read, counting those of other gyms."""
+
+    alerts: list[tuple[int, AlertRecord]]
+    acknowledgements: list[tuple[int, Acknowledgement]]
+    end: FeedPosition
+    full: bool
+    """The batch's limit was reached: more may be waiting."""
+
+
 def page_alerts(
     db: Connection, where: AlertFilter, cursor: str | None, limit: int
 ) -> Page[AlertRecord]:
@@ -56,10 +69,13 @@ def page_alerts(
     return page(rows, limit, lambda r: (r.seq,), _record)
 
 
-def acknowledge(db: Connection, alert_id: str, by: str, at: float) -> AlertRecord | None:
+def acknowledge(
+    db: Connection, alert_id: str, by: str, at: float, gyms: GymScope = None
+) -> AlertRecord | None:
     """Mark the alert taken. Acknowledging it again changes nothing; None if there is no such
-    alert."""
-    row = db.execute(select(_alerts).where(_alerts.c.id == alert_id)).first()
+    alert among those of `gyms`."""
+    found = within(select(_alerts), _alerts.c.gym_id, gyms).where(_alerts.c.id == alert_id)
+    row = db.execute(found).first()
     if row is None:
         return None
     if row.acknowledged_at is None:
@@ -81,21 +97,37 @@ def feed_end(db: Connection) -> FeedPosition:
 
 
 def feed_after(
-    db: Connection, position: FeedPosition, limit: int
-) -> tuple[list[tuple[int, AlertRecord]], list[tuple[int, Acknowledgement]]]:
-    """Alerts and acknowledgements since `position`, oldest first, each with its number."""
+    db: Connection, position: FeedPosition, limit: int, gyms: GymScope = None
+) -> FeedBatch:
+    """Alerts and acknowledgements since `position`, up to `limit` of each, kept to `gyms`."""
     alerts = db.execute(
         select(_alerts)
         .where(_alerts.c.seq > position.alert_seq)
         .order_by(_alerts.c.seq)
         .limit(limit)
     ).all()
+    # An acknowledgement belongs to its alert's gym. The rows of other gyms are read and passed
+    # over here rather than left out in SQL, so that the position moves past them: a follower of
+    # a quiet gym would otherwise scan a busy gym's rows again at every poll.
     acks = db.execute(
-        select(_acks).where(_acks.c.seq > position.ack_seq).order_by(_acks.c.seq).limit(limit)
+        select(_acks, _alerts.c.gym_id)
+        .outerjoin(_alerts, _alerts.c.id == _acks.c.alert_id)
+        .where(_acks.c.seq > position.ack_seq)
+        .order_by(_acks.c.seq)
+        .limit(limit)
     ).all()
-    return (
-        [(row.seq, _record(row)) for row in alerts],
-        [(row.seq, Acknowledgement(alert_id=row.alert_id, at=row.at, by=row.by)) for row in acks],
+    return FeedBatch(
+        alerts=[(row.seq, _record(row)) for row in alerts if sees(gyms, row.gym_id)],
+        acknowledgements=[
+            (row.seq, Acknowledgement(alert_id=row.alert_id, at=row.at, by=row.by))
+            for row in acks
+            if sees(gyms, row.gym_id)
+        ],
+        end=FeedPosition(
+            alerts[-1].seq if alerts else position.alert_seq,
+            acks[-1].seq if acks else position.ack_seq,
+        ),
+        full=len(alerts) == limit or len(acks) == limit,
     )
 
 

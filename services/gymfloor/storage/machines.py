@@ -9,9 +9,10 @@ from sqlalchemy import ColumnElement, Connection, func, or_, select, tuple_
 
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage import schema
-from gymfloor.storage.models import MachineTrace, MachineView, OpenSession, RepMark
+from gymfloor.storage.models import GymScope, MachineTrace, MachineView, OpenSession, RepMark
 from gymfloor.storage.pagination import Page, keyset, page
 from gymfloor.storage.reps import RepFilter, all_reps
+from gymfloor.storage.scope import within
 
 _machines, _sessions, _reps, _trace = schema.machines, schema.sessions, schema.reps, schema.trace
 _ORDER = (_machines.c.gym_id, _machines.c.machine_id)
@@ -22,12 +23,10 @@ SET_LEAD_S = 2.0
 
 
 def page_machines(
-    db: Connection, gym_id: str | None, cursor: str | None, limit: int
+    db: Connection, gyms: GymScope, cursor: str | None, limit: int
 ) -> Page[MachineView]:
     """By gym and machine id."""
-    query = select(_machines)
-    if gym_id is not None:
-        query = query.where(_machines.c.gym_id == gym_id)
+    query = within(select(_machines), _machines.c.gym_id, gyms)
     rows = db.execute(keyset(query, _ORDER, cursor, limit, descending=False)).all()
     keys = [(row.gym_id, row.machine_id) for row in rows[:limit]]
     open_sessions = _open_sessions(db, keys)

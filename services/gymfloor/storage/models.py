@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gymfloor.contract import Fault, StaffAlert
 
+GymScope = frozenset[str] | None
+"""The gyms whose floor a read may see; None: every gym."""
+
 
 class Role(StrEnum):
     MEMBER = "member"
@@ -103,6 +106,14 @@ class TokenInfo(_Record):
     id: str
     role: Role
     member_id: str | None
+    all_gyms: bool = Field(description="admin tokens, and staff tokens issued for every gym")
+    gym_ids: list[str] = Field(description="the only gyms a staff token sees, unless all_gyms")
     label: str | None
     created_at: float
     revoked_at: float | None
+
+    @property
+    def gyms(self) -> GymScope:
+        """The gyms whose floor the token sees. A member token sees none: members see their own
+        data, wherever they trained."""
+        return None if self.all_gyms else frozenset(self.gym_ids)

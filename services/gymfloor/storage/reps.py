@@ -10,7 +10,9 @@ from sqlalchemy import Connection, Select, select
 
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage import schema
+from gymfloor.storage.models import GymScope
 from gymfloor.storage.pagination import Page, keyset, page
+from gymfloor.storage.scope import within
 
 _reps = schema.reps
 _ORDER = (_reps.c.t_start, _reps.c.id)
@@ -27,9 +29,12 @@ class RepFilter:
     until: float | None = None
     """Reps that started before this time."""
     fault: Fault | None = None
+    gyms: GymScope = None
+    """Only reps of these gyms: those the reader sees."""
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         c = _reps.c
+        query = within(query, c.gym_id, self.gyms)
         for column, value in (
             (c.gym_id, self.gym_id),
             (c.machine_id, self.machine_id),

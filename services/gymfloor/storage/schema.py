@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -137,6 +139,16 @@ api_tokens = Table(
     Column("label", String(200)),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
+    # Admin tokens, and staff tokens issued for every gym; any other staff token sees only the
+    # gyms api_token_gyms lists for it (migration 0004).
+    Column("all_gyms", Boolean, nullable=False, server_default=false()),
+)
+
+api_token_gyms = Table(
+    "api_token_gyms",
+    metadata,
+    Column("token_id", String(32), ForeignKey("api_tokens.id"), primary_key=True),
+    Column("gym_id", ID, primary_key=True),
 )
 
 ingest_status = Table(

@@ -1,4 +1,5 @@
-"""The staff alert feed: the list, acknowledging, and a live stream over Server-Sent Events."""
+"""The staff alert feed of the gyms a token sees: the list, acknowledging, and a live stream over
+Server-Sent Events."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from gymfloor.api.deps import (
     OptionalId,
     ReadDb,
     Since,
+    StaffGyms,
     StaffToken,
     WriteDb,
     get_config,
@@ -28,13 +30,14 @@ from gymfloor.contract import Severity
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.alerts import (
     AlertFilter,
+    FeedBatch,
     FeedPosition,
     acknowledge,
     feed_after,
     feed_end,
     page_alerts,
 )
-from gymfloor.storage.models import Acknowledgement, AlertRecord
+from gymfloor.storage.models import AlertRecord, GymScope
 from gymfloor.storage.pagination import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["staff"])
@@ -46,11 +49,10 @@ BATCH = 200
 
 @router.get("", response_model=Page[AlertRecord])
 def alerts(
-    token: StaffToken,
+    gyms: StaffGyms,
     db: ReadDb,
     cursor: Cursor = None,
     limit: Limit = 50,
-    gym_id: OptionalId = None,
     machine_id: OptionalId = None,
     severity: Severity | None = None,
     acknowledged: Annotated[
@@ -59,20 +61,20 @@ def alerts(
     since: Since = None,
 ) -> Page[AlertRecord]:
     """Alerts, newest first."""
-    where = AlertFilter(gym_id, machine_id, severity, acknowledged, since)
+    where = AlertFilter(gyms, machine_id, severity, acknowledged, since)
     return page_alerts(db, where, cursor, limit)
 
 
 @router.post(
     "/{alert_id}/acknowledge",
     response_model=AlertRecord,
-    responses={404: {"description": "no such alert"}},
+    responses={404: {"description": "no such alert among those of the token's gyms"}},
 )
 def acknowledge_alert(
     token: StaffToken, db: WriteDb, alert_id: Annotated[str, Path(max_length=64)]
 ) -> AlertRecord:
     """Someone is on it. Acknowledging again keeps the first acknowledgement."""
-    record = acknowledge(db, alert_id, token.id, time.time())
+    record = acknowledge(db, alert_id, token.id, time.time(), token.gyms)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
     return record
@@ -98,11 +100,10 @@ def _resume_after(
 
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream(
-    token: StaffToken,
+    gyms: StaffGyms,
     store: Annotated[OperationalStore, Depends(get_store)],
     config: Annotated[ApiConfig, Depends(get_config)],
     resume: Annotated[FeedPosition | None, Depends(_resume_after)],
-    gym_id: OptionalId = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """New alerts (event `alert`) and acknowledgements (event `acknowledged`) as they happen.
 
@@ -111,15 +112,15 @@ async def stream(
     position = resume if resume is not None else await run_in_threadpool(_end, store)
     yield ServerSentEvent(comment="connected", retry=RECONNECT_MS)
     while True:
-        new_alerts, acks = await run_in_threadpool(_after, store, position)
-        for seq, alert in new_alerts:
-            position = FeedPosition(seq, position.ack_seq)
-            if gym_id is None or alert.gym_id == gym_id:
-                yield ServerSentEvent(data=alert, event="alert", id=_event_id(position))
-        for seq, ack in acks:
-            position = FeedPosition(position.alert_seq, seq)
-            yield ServerSentEvent(data=ack, event="acknowledged", id=_event_id(position))
-        if len(new_alerts) < BATCH and len(acks) < BATCH:
+        batch = await run_in_threadpool(_after, store, position, gyms)
+        for seq, alert in batch.alerts:
+            at = FeedPosition(seq, position.ack_seq)
+            yield ServerSentEvent(data=alert, event="alert", id=_event_id(at))
+        for seq, ack in batch.acknowledgements:
+            at = FeedPosition(batch.end.alert_seq, seq)
+            yield ServerSentEvent(data=ack, event="acknowledged", id=_event_id(at))
+        position = batch.end
+        if not batch.full:
             await asyncio.sleep(config.stream_poll_s)
 
 
@@ -132,8 +133,6 @@ def _end(store: OperationalStore) -> FeedPosition:
         return feed_end(db)
 
 
-def _after(
-    store: OperationalStore, position: FeedPosition
-) -> tuple[list[tuple[int, AlertRecord]], list[tuple[int, Acknowledgement]]]:
+def _after(store: OperationalStore, position: FeedPosition, gyms: GymScope) -> FeedBatch:
     with store.read() as db:
-        return feed_after(db, position, BATCH)
+        return feed_after(db, position, BATCH, gyms)
