@@ -48,7 +48,7 @@ def test_a_flood_of_bad_messages_from_one_machine_is_logged_naming_it(tmp_path: 
         device.max_inflight_messages_set(100)
         device.connect("127.0.0.1", broker.port)
         device.loop_start()
-        for i in range(FEW):
+        for _ in range(FEW):
             device.publish("gymfloor/v1/g1/lp-other/telemetry", b"{}", qos=1)
         sent = [
             device.publish("gymfloor/v1/g1/lp-bad/telemetry", b"not json %d" % i, qos=1)
