@@ -16,8 +16,9 @@ import base64
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import takewhile
 
 from gymfloor.contract import MachineKey, Rejected
 
@@ -104,14 +105,18 @@ class RejectLog:
     def flush(self, now: float, everything: bool = False) -> None:
         """Log the rejects held back from each source whose interval has ended (`everything`:
         from every source, as ingest stops), and forget the sources quiet for an interval."""
-        for name, state in list(self._sources.items()):
-            if not everything and now - state.logged_at < self.log_interval_s:
-                break  # every later source logged more recently still
+        # Called on every tick: look at the due sources only, which come first in the order.
+        due = list(self._sources) if everything else list(takewhile(self._due(now), self._sources))
+        for name in due:
+            state = self._sources[name]
             if state.held is None:
                 # Quiet for a whole interval: a new entry would log and echo alike.
                 del self._sources[name]
             else:
                 self._log(name, state, now)
+
+    def _due(self, now: float) -> Callable[[str], bool]:
+        return lambda name: now - self._sources[name].logged_at >= self.log_interval_s
 
     def take_top(self, n: int) -> list[tuple[str, int]]:
         """The `n` sources with the most rejects since the last call, most first."""
