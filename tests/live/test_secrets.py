@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gymfloor.ports import free_port
-from tests.support.processes import Mosquitto, Service, gymfloor
+from tests.support.processes import Mosquitto, PostgreSQL, Service, gymfloor
 
 SECRET = "hunter2-Zq9"
 
@@ -65,3 +65,13 @@ def test_servers_that_refuse_or_are_absent_are_reported_without_the_password(
     assert check.returncode != 0 and "cannot read the store" in check.stdout + check.stderr
     for log in (service.log, [check.stdout, check.stderr]):
         assert not any(SECRET in line for line in log), "".join(log)
+
+
+def test_a_store_that_refuses_the_login_is_reported_without_the_password() -> None:
+    with PostgreSQL() as postgres:
+        url = postgres.url.replace("postgres@", f"nobody:{SECRET}@")
+        upgrade = gymfloor("store", "upgrade", env={"GYMFLOOR_DB_URL": url})
+        check = gymfloor("check", "ingest", env={"GYMFLOOR_DB_URL": url})
+    for done in (upgrade, check):
+        assert done.returncode != 0 and '"nobody"' in done.stderr, done.stderr
+        assert SECRET not in done.stdout + done.stderr

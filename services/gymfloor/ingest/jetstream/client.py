@@ -79,7 +79,7 @@ class NatsLoop:
 
         async def error(exc: Exception) -> None:
             if self._client is not None:
-                log.warning("NATS: %s", exc)
+                log.warning("NATS: %s", redact(str(exc)))
             elif time.monotonic() - self._unreachable_logged >= UNREACHABLE_LOG_S:
                 self._unreachable_logged = time.monotonic()
                 servers = redact(", ".join(self.config.servers))
