@@ -36,6 +36,7 @@ from gymfloor.contract import (
 from gymfloor.mqtt import new_client, start
 from gymfloor.mqtt.embedded import EmbeddedBroker
 from gymfloor.ports import free_port
+from gymfloor.redact import redact
 from gymfloor.settings import Settings
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.models import Role
@@ -62,7 +63,7 @@ def run_demo(
         address = settings.mqtt.address
         out.write(
             f"gymfloor demo: {args.machines} simulated leg presses, {broker_note} at {address}, "
-            f"store {settings.store_url}\n"
+            f"store {redact(settings.store_url)}\n"
             f"  raw traffic: mosquitto_sub -h {address.host} -p {address.port} "
             f"-t 'gymfloor/v1/#' -v\n"
             "  Ctrl-C stops.\n\n"

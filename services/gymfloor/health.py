@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from gymfloor import wiring
+from gymfloor.redact import redact
 from gymfloor.settings import Settings
 
 HTTP_TIMEOUT_S = 5.0
@@ -46,7 +47,7 @@ def check_ingest(settings: Settings) -> str | None:
         finally:
             store.close()
     except SQLAlchemyError as exc:
-        return f"cannot read the store: {type(exc).__name__}: {exc}"
+        return f"cannot read the store: {type(exc).__name__}: {redact(str(exc))}"
     status = next((s for s in statuses if s.instance == instance), None)
     if status is None:
         return f"ingest instance {instance!r} has not reported yet"

@@ -29,7 +29,11 @@ __all__ = ["ENV_NESTING", "ENV_PREFIX", "Settings", "env_var"]
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, extra="ignore"
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTING,
+        extra="ignore",
+        # A wrong value may hold a password (a URL's); the messages name the setting instead.
+        hide_input_in_errors=True,
     )
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")

@@ -4,9 +4,11 @@ read them, for the tests of the files and of the stack run for real."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 MOSQUITTO_DIR = ROOT / "deploy" / "mosquitto"
 NATS_DIR = ROOT / "deploy" / "nats"
+CHECK_DEFAULTS = ROOT / "deploy" / "check-defaults"
+VALUE = re.compile(r"[A-Z_][A-Z0-9_]*=")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; `$$` is a `$`.
 VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
 
@@ -37,6 +41,32 @@ def env_example() -> dict[str, str]:
             assert sep, f".env.example: {line!r} is not NAME=value"
             values[name.strip()] = value
     return values
+
+
+def development_defaults() -> dict[str, str]:
+    """The secrets .env.example marks DEVELOPMENT DEFAULT, with their values."""
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    marked = (
+        line
+        for above, line in itertools.pairwise(lines)
+        if above.startswith("#") and "DEVELOPMENT DEFAULT" in above and VALUE.match(line)
+    )
+    return dict(line.partition("=")[::2] for line in marked)
+
+
+def check_defaults(directory: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """deploy/check-defaults, as the check-defaults service runs it: next to a copy of
+    .env.example (its mounts), with `env` as the stack's variables."""
+    for source, name in ((CHECK_DEFAULTS, "check-defaults"), (ENV_EXAMPLE, "env.example")):
+        shutil.copyfile(source, directory / name)
+    return subprocess.run(
+        ["sh", str(directory / "check-defaults")],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def interpolate(text: str, env: dict[str, str]) -> str:

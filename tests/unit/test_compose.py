@@ -36,6 +36,7 @@ from tests.support.stack import (
     OTHER,
     VARIABLE,
     acl_rules,
+    development_defaults,
     env_example,
     is_ours,
     load_compose,
@@ -47,6 +48,7 @@ from tests.support.stack import (
 
 # Services without a health check, and why.
 NO_HEALTHCHECK = {
+    "check-defaults": "one-shot: refuses development defaults, then exits",
     "mosquitto-auth": "one-shot: writes the broker's password file and ACL, then exits",
     "store-init": "one-shot: brings the store's schema up to date, then exits",
     "simulator": "a demonstration tool nothing depends on; its machines' status topics show it",
@@ -128,7 +130,7 @@ def test_long_running_services_have_health_checks(compose: dict[str, Any]) -> No
         assert service.get("restart") == "unless-stopped", name
     for name in NO_HEALTHCHECK:
         assert name in compose["services"], f"{name} is listed here but not in the compose file"
-    for name in ("mosquitto-auth", "store-init"):
+    for name in ("check-defaults", "mosquitto-auth", "store-init"):
         assert compose["services"][name]["restart"] == "no", name
 
 
@@ -138,7 +140,7 @@ def test_dependencies_wait_for_health_or_completion(compose: dict[str, Any]) -> 
         for dependency, condition in (service.get("depends_on") or {}).items():
             wanted = (
                 "service_completed_successfully"
-                if dependency in ("mosquitto-auth", "store-init")
+                if dependency in ("check-defaults", "mosquitto-auth", "store-init")
                 else "service_healthy"
             )
             assert condition["condition"] == wanted, f"{name} → {dependency}"
@@ -189,8 +191,8 @@ def test_third_party_services_set_only_their_documented_variables(
             ),
         ]
         for variable in environment(service):
-            if variable.startswith(prefixes):
-                continue
+            if variable.startswith(prefixes) or variable in development_defaults():
+                continue  # check-defaults reads those by their mark in .env.example
             pattern = re.compile(rf"\$\$?\{{?{variable}\b")
             assert any(pattern.search(text) for text in readers), (
                 f"{name} sets {variable}, which neither {image} nor its mounted files read"
@@ -336,15 +338,17 @@ def test_acl_confines_the_simulator_to_its_gym() -> None:
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
 # The cluster's services without a health check, and why.
 CLUSTER_NO_HEALTHCHECK = {
+    "check-defaults": NO_HEALTHCHECK["check-defaults"],
     "nats-auth": "one-shot: writes the cluster's users and the routes' credentials, then exits",
     "store-init": NO_HEALTHCHECK["store-init"],
     "ingest": "a worker reports a status per partition it holds, not one of its own; the "
     "API's /readyz covers them all",
     "simulator": NO_HEALTHCHECK["simulator"],
 }
-ONE_SHOTS = ("nats-auth", "store-init")
+ONE_SHOTS = ("check-defaults", "nats-auth", "store-init")
 # The services the cluster takes from docker-compose.yml, and what it adds to each.
 REUSED: dict[str, set[str]] = {
+    "check-defaults": set(),
     "influxdb": set(),
     "grafana": set(),
     "store-init": {"GYMFLOOR_DB_URL"},
@@ -400,7 +404,7 @@ def test_cluster_dependencies_wait_for_health_or_completion(cluster: dict[str, A
         assert set(services[name]["depends_on"]) == {"nats-auth"}, name
     ingest = set(services["ingest"]["depends_on"])
     assert ingest == {"store-init", "postgres", "influxdb", *NATS_NODES}
-    assert set(services["store-init"]["depends_on"]) == {"postgres"}
+    assert set(services["store-init"]["depends_on"]) == {"check-defaults", "postgres"}
 
 
 def test_extended_services_declare_their_dependencies() -> None:

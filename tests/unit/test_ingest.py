@@ -1,4 +1,4 @@
-"""The ingest service's parts without a network: pipeline, alert policy, rejects, journal,
+"""The ingest service's parts without a network: pipeline, alert policy, journal,
 lanes, outbox and settings."""
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from gymfloor.ingest.intake import Message
 from gymfloor.ingest.journal import Journal
 from gymfloor.ingest.lanes import Lanes
 from gymfloor.ingest.pipeline import Outgoing, Pipeline
-from gymfloor.ingest.rejects import RejectLog
 from gymfloor.mqtt import parse_mqtt_url
 from gymfloor.mqtt.connection import BlockReadingClient
 from gymfloor.settings import Settings
@@ -204,21 +203,6 @@ def test_alert_ids_are_stable_so_a_replay_repeats_none() -> None:
     a = AlertPolicy().judge(fault(Fault.EXCESSIVE_ROM, 12.5))
     b = AlertPolicy().judge(fault(Fault.EXCESSIVE_ROM, 12.5))
     assert a is not None and b is not None and a.id == b.id
-
-
-# -- rejects -----------------------------------------------------------------------------------
-
-
-def test_rejects_are_all_counted_but_logged_and_echoed_sparingly(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    rejects = RejectLog(log_interval_s=10.0, echo_per_s=5.0, echo_burst=20)
-    echoes = [rejects.reject(KEY, "t", "bad", b"\xff" * 9000, i * 0.001) for i in range(5000)]
-    sent = [e for e in echoes if e is not None]
-    assert rejects.total == 5000 and rejects.by_machine["g1/lp-01"] == 5000
-    assert 20 <= len(sent) <= 20 + 5 * 5 + 1
-    assert sent[0].raw_encoding == "base64" and sent[0].raw_truncated
-    assert len([r for r in caplog.records if "rejected" in r.getMessage()]) == 1
 
 
 # -- journal -----------------------------------------------------------------------------------

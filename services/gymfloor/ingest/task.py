@@ -23,6 +23,8 @@ log = logging.getLogger("gymfloor.ingest")
 
 BATCH = 512
 """Messages taken from the intake at a time: one hand-over between threads for all of them."""
+TOP_REJECTED = 3
+"""Sources the status line names, those with the most rejects since the last one."""
 
 
 class Publisher(Protocol):
@@ -91,6 +93,7 @@ class IngestTask:
         else:
             log.error("a checkpoint is still being written; stopping without a last one")
         self._report_status()
+        self.pipeline.rejects.flush(time.time(), everything=True)
         self.committer.stop()
         self.intake.close()
         self._log_stats("stopped")
@@ -113,8 +116,10 @@ class IngestTask:
                     self.latency.observe(time.time() - message.received_at)
 
     def tick(self, now: float) -> None:
-        """The timers: idle sweeps, store writes, checkpoints and status."""
+        """The timers: idle sweeps, store writes, checkpoints, held-back rejects and status."""
         c, timers = self.config, self._timers
+        # Rejects carry the time they were received, on the wall clock, not `now`'s.
+        self.pipeline.rejects.flush(time.time())
         if now - timers.sweep >= c.sweep_interval_s:
             timers.sweep = now
             self._publish(self.pipeline.sweep())
@@ -172,11 +177,13 @@ class IngestTask:
         }
 
     def _log_stats(self, phase: str) -> None:
-        extra = {
+        extra: dict[str, object] = {
             "instance": self.config.client_id,
             **self._counters(),
             "machines": self.pipeline.detector.machine_count,
             "queued": self.intake.health().queued,
             "store_unsaved": self.committer.store.health().unsaved,
         }
+        if top := self.pipeline.rejects.take_top(TOP_REJECTED):
+            extra["rejected_top"] = ",".join(f"{name}:{count}" for name, count in top)
         log.info("ingest %s", phase, extra=extra)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from gymfloor.redact import redact
+
 SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
 
 
@@ -26,16 +28,16 @@ class BrokerAddress:
 
 def parse_mqtt_url(url: str) -> BrokerAddress:
     """`mqtt://host[:port]` or `mqtts://host[:port]` (TLS), optionally `user:password@host`."""
-    parts = urlsplit(url)
+    parts, shown = urlsplit(url), redact(url)
     if parts.scheme not in SCHEMES:
-        raise ValueError(f"MQTT URL {url!r} must start with mqtt:// or mqtts://")
+        raise ValueError(f"MQTT URL {shown!r} must start with mqtt:// or mqtts://")
     if not parts.hostname:
-        raise ValueError(f"MQTT URL {url!r} names no host")
+        raise ValueError(f"MQTT URL {shown!r} names no host")
     tls, default_port = SCHEMES[parts.scheme]
     try:
         port = parts.port or default_port
     except ValueError:
-        raise ValueError(f"MQTT URL {url!r} has an invalid port") from None
+        raise ValueError(f"MQTT URL {shown!r} has an invalid port") from None
     return BrokerAddress(
         host=parts.hostname,
         port=port,

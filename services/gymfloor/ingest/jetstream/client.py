@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 
 from gymfloor.ingest.errors import StartupError
 from gymfloor.ingest.jetstream.config import NatsConfig
+from gymfloor.redact import redact
 
 log = logging.getLogger("gymfloor.ingest")
 
@@ -78,10 +79,10 @@ class NatsLoop:
 
         async def error(exc: Exception) -> None:
             if self._client is not None:
-                log.warning("NATS: %s", exc)
+                log.warning("NATS: %s", redact(str(exc)))
             elif time.monotonic() - self._unreachable_logged >= UNREACHABLE_LOG_S:
                 self._unreachable_logged = time.monotonic()
-                servers = ", ".join(self.config.servers)
+                servers = redact(", ".join(self.config.servers))
                 log.error("cannot reach NATS at %s (%s); trying again", servers, exc)
 
         client = await nats.connect(
@@ -122,5 +123,5 @@ class NatsLoop:
 
 
 def _server(client: Client) -> str:
-    url = client.connected_url
-    return url.netloc if url is not None else "?"
+    url = client.connected_url  # its netloc would show the password of nats://user:pw@…
+    return f"{url.hostname}:{url.port}" if url is not None else "?"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gymfloor.redact import redact
+
 
 @dataclass(frozen=True, slots=True)
 class NatsConfig:
@@ -42,5 +44,5 @@ def parse_servers(urls: str) -> tuple[str, ...]:
         if url
     )
     if not servers:
-        raise ValueError(f"NATS URL {urls!r} names no server")
+        raise ValueError(f"NATS URL {redact(urls)!r} names no server")
     return servers

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from gymfloor.redact import redact
+
 
 class InfluxConfig(BaseModel):
     url: str | None = Field(
@@ -28,5 +30,5 @@ class InfluxConfig(BaseModel):
         if not url:  # GYMFLOOR_INFLUX__URL= (empty, as compose files leave it) means off
             return None
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+            raise ValueError(f"{redact(url)!r} is not an http:// or https:// URL")
         return url

@@ -26,6 +26,7 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from gymfloor.outputs import Changes
+from gymfloor.redact import redact
 from gymfloor.status import TimeseriesHealth
 from gymfloor.storage.timeseries.config import InfluxConfig
 from gymfloor.storage.timeseries.points import changes_lines, ingest_point
@@ -44,7 +45,7 @@ spool."""
 class TimeSeriesSink:
     def __init__(self, config: InfluxConfig, spool_dir: Path) -> None:
         assert config.url is not None
-        self.url = config.url
+        self.url = redact(config.url)  # for log lines only
         self.bucket, self.org = config.bucket, config.org
         self.batch_lines = config.batch_lines
         self.spool = Spool(spool_dir, config.spool_max_bytes)
