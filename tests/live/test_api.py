@@ -410,7 +410,6 @@ def test_acknowledging_twice_keeps_the_first_and_unknown_alerts_are_404(floor: F
         ("/v1/reps", {"limit": "many"}, {}, "limit"),
         ("/v1/reps", {"fault": "bad_knees"}, {}, "fault"),
         ("/v1/reps", {"since": "yesterday"}, {}, "since"),
-        ("/v1/reps", {"cursor": "not-a-cursor"}, {}, "cursor"),
         ("/v1/alerts", {"severity": "urgent"}, {}, "severity"),
         ("/v1/alerts/stream", {}, {"Last-Event-ID": "yesterday"}, "Last-Event-ID"),
     ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from pathlib import Path
 
@@ -73,17 +75,73 @@ def test_member_tokens_need_a_member_and_others_refuse_one(store: OperationalSto
         issue_token(db, Role.STAFF, "m-1", None, 1.0)
 
 
+def crafted(value: object) -> str:
+    """A cursor holding `value` as JSON, or the JSON text itself if `value` is a string."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+SESSION_KEY = (
+    schema.sessions.c.t_start,
+    schema.sessions.c.gym_id,
+    schema.sessions.c.machine_id,
+    schema.sessions.c.session_id,
+)
+REP_KEY = (schema.reps.c.t_start, schema.reps.c.id)
+
+
 @pytest.mark.parametrize(
-    "cursor", ["", "!!!", encode(("a",)), encode((1.0, 2, 3)), "WzEsIHRydWVd", "bnVsbA"]
+    "cursor",
+    [
+        "",
+        "!!!",
+        "WzEsIHRydWVd",  # [1, true]
+        "bnVsbA",  # null
+        encode(("a",)),  # too short
+        encode((1.0, 2, 3)),  # too long
+        encode((1.0, "7")),  # a string for the integer id
+        encode(("1.0", 7)),  # a string for the time
+        encode((1.0, 7.5)),  # a fraction for the integer id
+        encode((1.0, 10**30)),  # past 64 bits: SQLite cannot bind it
+        encode((10**400, 7)),  # past what a float holds
+        crafted("[1e999, 7]"),  # infinity
+        crafted("[NaN, 7]"),
+        crafted([1.0, [7]]),  # nested
+        crafted([1.0, {"id": 7}]),
+        crafted({"t_start": 1.0, "id": 7}),
+        "W" * 10_000,  # longer than any cursor handed out
+    ],
 )
 def test_cursors_that_a_list_did_not_hand_out_are_refused(cursor: str) -> None:
     with pytest.raises(CursorError):
-        decode(cursor, 2)
+        decode(cursor, REP_KEY)
+
+
+def test_deeply_nested_json_in_a_cursor_is_refused() -> None:
+    with pytest.raises(CursorError):
+        decode(crafted("[" * 6000 + "]" * 6000), REP_KEY)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        (1.0, "g" * 129, "lp-01", "s-1"),  # longer than the column
+        (1.0, "g1\x00", "lp-01", "s-1"),  # NUL: PostgreSQL refuses it in text
+        (1.0, "g1\ud800", "lp-01", "s-1"),  # a lone surrogate: not UTF-8
+        (1.0, 1, "lp-01", "s-1"),  # a number for an id
+    ],
+)
+def test_cursor_strings_must_fit_their_columns(key: tuple[float | str, ...]) -> None:
+    with pytest.raises(CursorError):
+        decode(encode(key), SESSION_KEY)
 
 
 def test_a_cursor_carries_its_key_unchanged() -> None:
     key = (1764064790.123456, "g1", "lp-03", "s-8f2")
-    assert decode(encode(key), 4) == key
+    assert decode(encode(key), SESSION_KEY) == key
+    longest = (1764064790.123456, *("\U0001f600" * 128,) * 3)  # every character escaped
+    assert decode(encode(longest), SESSION_KEY) == longest
+    assert decode(encode((1764064790.0, 2**63 - 1)), REP_KEY) == (1764064790.0, 2**63 - 1)
 
 
 # -- the session report ---------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def create_app(store: OperationalStore, config: ApiConfig | None = None) -> Fast
 
 
 async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    # 400, not 422: the cursor is well-formed as a parameter; what it holds is not ours.
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
