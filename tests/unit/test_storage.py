@@ -23,6 +23,7 @@ from gymfloor.storage.members import get_member
 from gymfloor.storage.models import Role, SessionSummary
 from gymfloor.storage.pagination import CursorError, decode, encode
 from gymfloor.storage.schema import metadata
+from gymfloor.storage.sessions import page_sessions
 from gymfloor.storage.tokens import authenticate, issue_token, revoke_token, token_id_of
 from tests.support.synth import rep_report
 
@@ -198,6 +199,21 @@ def test_the_trend_compares_faulty_reps_with_earlier_sessions(
     assert trend.verdict == verdict
     assert trend.faulty_share == faulty_now / 10
     assert trend.earlier_faulty_share == faulty_before / 10
+
+
+def test_session_summaries_are_rounded_to_what_a_member_can_use(store: OperationalStore) -> None:
+    start = SessionPayload(v=1, event="start", t=9000.0, session_id="s-9000", member_id="m-1")
+    reps = [
+        rep_report(n).model_copy(update={"rom_mm": rom, "eccentric_s": descent})
+        for n, rom, descent in [(1, 300.1, 2.501), (2, 300.2, 2.502), (3, 300.2, 2.504)]
+    ]
+    store.write(Changes(reports=reps, sessions=[(LP01, start)]))
+    with store.read() as db:
+        summary = page_sessions(db, "m-1", None, 10).items[0]
+    assert summary.mean_rom_mm == 300.2  # of 300.1666…
+    assert summary.mean_eccentric_s == 2.5  # of 2.5023…
+    report = session_report(summary.model_copy(update={"faulty_reps": 1}), [], [])
+    assert report.trend.faulty_share == 0.333
 
 
 def test_a_first_session_has_nothing_to_compare_with() -> None:

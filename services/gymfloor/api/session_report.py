@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from gymfloor.coaching import SEE_A_PROFESSIONAL, session_advice
 from gymfloor.contract import Fault, RepReport
-from gymfloor.storage.models import SessionSummary
+from gymfloor.storage.models import SHARE_DIGITS, SessionSummary
 
 EARLIER_SESSIONS = 5
 """How many earlier sessions the trend compares against."""
@@ -82,4 +82,4 @@ def _trend(session: SessionSummary, earlier: Sequence[SessionSummary]) -> Trend:
 
 def _faulty_share(sessions: Sequence[SessionSummary]) -> float | None:
     reps = sum(s.reps for s in sessions)
-    return sum(s.faulty_reps for s in sessions) / reps if reps else None
+    return round(sum(s.faulty_reps for s in sessions) / reps, SHARE_DIGITS) if reps else None

@@ -22,6 +22,16 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+# What a session's figures are rounded to: finer than a member can feel, coarser than the
+# noise of an average.
+MM_DIGITS = 1
+"""Depths to 0.1 mm, as rep reports give them."""
+SECONDS_DIGITS = 2
+"""Times to 0.01 s."""
+SHARE_DIGITS = 3
+"""Ratios and shares to 0.001."""
+
+
 class SessionSummary(_Record):
     gym_id: str
     machine_id: str

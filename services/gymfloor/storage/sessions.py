@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, case, func, or_, sele
 
 from gymfloor.contract import Fault
 from gymfloor.storage import schema
-from gymfloor.storage.models import SessionSummary
+from gymfloor.storage.models import MM_DIGITS, SECONDS_DIGITS, SHARE_DIGITS, SessionSummary
 from gymfloor.storage.pagination import Page, keyset, page
 
 _sessions, _reps = schema.sessions, schema.reps
@@ -121,8 +121,12 @@ def _summarise(
             reps=t.reps if t else 0,
             faulty_reps=t.faulty_reps if t else 0,
             faults={fault: getattr(t, fault.value) if t else 0 for fault in Fault},
-            mean_rom_mm=t.mean_rom_mm if t else None,
-            mean_eccentric_s=t.mean_eccentric_s if t else None,
-            min_lumbar_ratio=t.min_lumbar_ratio if t else None,
+            mean_rom_mm=_rounded(t.mean_rom_mm if t else None, MM_DIGITS),
+            mean_eccentric_s=_rounded(t.mean_eccentric_s if t else None, SECONDS_DIGITS),
+            min_lumbar_ratio=_rounded(t.min_lumbar_ratio if t else None, SHARE_DIGITS),
         )
     return summaries
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
