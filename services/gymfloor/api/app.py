@@ -13,8 +13,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
+from gymfloor.api.body_limit import BodyLimit
 from gymfloor.api.config import ApiConfig
 from gymfloor.api.metrics import IngestCollector, RequestMetrics
+from gymfloor.api.rate_limit import AnonymousRateLimit
 from gymfloor.api.routers import alerts, machines, me, members, ops, reps, tokens, web
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.pagination import CursorError
@@ -37,6 +39,15 @@ def create_app(store: OperationalStore, config: ApiConfig | None = None) -> Fast
     app.state.config = config
     app.state.registry = registry = CollectorRegistry()
     registry.register(IngestCollector(store, config.ingest_stale_s))
+    # The last added runs first: every answer is counted, refusals included, and a client over
+    # its rate is refused before its body is read.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(
+        AnonymousRateLimit,
+        store=store,
+        requests=config.anonymous_requests,
+        window_s=config.anonymous_window_s,
+    )
     app.add_middleware(RequestMetrics, registry=registry)
     for module in (me, reps, alerts, machines, members, tokens, ops, web):
         app.include_router(module.router)

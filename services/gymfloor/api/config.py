@@ -18,3 +18,13 @@ class ApiConfig(BaseModel):
     ingest_stale_s: float = Field(
         30.0, gt=0, description="an ingest status older than this means ingest is not running"
     )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="larger request bodies are refused (413) unread"
+    )
+    anonymous_requests: int = Field(
+        300,
+        ge=1,
+        description="requests a client address may make without a valid token per "
+        "anonymous_window_s (429 past it); /healthz and /readyz are never limited",
+    )
+    anonymous_window_s: int = Field(60, ge=1, le=86_400, description="see anonymous_requests")
