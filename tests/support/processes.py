@@ -150,12 +150,12 @@ def replay(broker: Mosquitto, recording: Path, speed: float = 0.0) -> Service:
 
 
 @contextmanager
-def api(data_dir: Path, *args: str) -> Iterator[tuple[str, Service]]:
-    """`gymfloor api ARGS` over the store in `data_dir`, on a free port: its base URL and the
-    service, once it answers. It must stop cleanly."""
+def api(data_dir: Path, *args: str, **env: str) -> Iterator[tuple[str, Service]]:
+    """`gymfloor api ARGS` over the store in `data_dir`, on a free port, with `env` in its
+    environment: its base URL and the service, once it answers. It must stop cleanly."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"GYMFLOOR_DATA_DIR": str(data_dir)}
+    env = {"GYMFLOOR_DATA_DIR": str(data_dir), **env}
     with Service("api", "--port", str(port), *args, env=env) as server:
         wait_until(lambda: _answers(f"{base}/healthz"), 30, "the API")
         yield base, server

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +12,14 @@ from sqlalchemy import Connection, Select, select
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage import schema
 from gymfloor.storage.models import GymScope
-from gymfloor.storage.pagination import Page, keyset, page
+from gymfloor.storage.pagination import Key, Page, keyset, page, seek
 from gymfloor.storage.scope import within
 
 _reps = schema.reps
 _ORDER = (_reps.c.t_start, _reps.c.id)
+
+EXPORT_CHUNK_ROWS = 1000
+"""Reps an export reads at a time: a few hundred kilobytes of reports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,27 @@ def all_reps(db: Connection, where: RepFilter) -> Iterator[RepReport]:
     query = where.apply(select(_reps.c.report, *_ORDER)).order_by(*_ORDER)
     for row in db.execution_options(yield_per=1000).execute(query):
         yield _report(row)
+
+
+def stored_report_chunks(
+    connect: Callable[[], AbstractContextManager[Connection]],
+    where: RepFilter,
+    rows: int = EXPORT_CHUNK_ROWS,
+) -> Iterator[list[str]]:
+    """Every rep that `where` takes, oldest first, as stored JSON, `rows` at a time: one keyset
+    query per chunk, on a connection from `connect` that goes back before the chunk is handed
+    on. So an export of any size holds one chunk in memory, and a client reading slowly holds
+    no connection (nor, on SQLite, a snapshot that keeps the write-ahead log from shrinking).
+    The last chunk is short, possibly empty."""
+    query = where.apply(select(_reps.c.report, *_ORDER))
+    after: Key | None = None
+    while True:
+        with connect() as db:
+            found = db.execute(seek(query, _ORDER, after, descending=False).limit(rows)).all()
+        yield [str(row.report) for row in found]
+        if len(found) < rows:
+            return
+        after = (found[-1].t_start, found[-1].id)
 
 
 def _report(row: object) -> RepReport:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
+from itertools import chain
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.responses import StreamingResponse
 
 from gymfloor.api.deps import (
@@ -18,14 +21,16 @@ from gymfloor.api.deps import (
     ReadDb,
     Since,
     Until,
+    get_store,
 )
 from gymfloor.api.pages import stored_json_page
 from gymfloor.api.session_report import EARLIER_SESSIONS, SessionReport, session_report
 from gymfloor.contract import Fault, RepReport
+from gymfloor.storage import OperationalStore
 from gymfloor.storage.members import get_member
 from gymfloor.storage.models import Member, SessionSummary
 from gymfloor.storage.pagination import Page
-from gymfloor.storage.reps import RepFilter, all_reps, page_reps
+from gymfloor.storage.reps import RepFilter, all_reps, page_reps, stored_report_chunks
 from gymfloor.storage.sessions import page_sessions, session_history
 
 router = APIRouter(prefix="/v1/me", tags=["member"])
@@ -68,17 +73,18 @@ def my_reps(
 )
 def my_reps_csv(
     token: MemberToken,
-    db: ReadDb,
+    store: Annotated[OperationalStore, Depends(get_store)],
     session_id: OptionalId = None,
     since: Since = None,
     until: Until = None,
 ) -> StreamingResponse:
     """Every rep of the member (or of one session, or a time range), oldest first, as CSV."""
     where = RepFilter(member_id=token.member_id, session_id=session_id, since=since, until=until)
-    # Read now: the connection is gone by the time the response streams.
-    rows = list(all_reps(db, where))
+    chunks = stored_report_chunks(store.read, where)
+    # The first chunk before the answer starts, so that a store that cannot be read is a 503.
+    first = next(chunks)
     return StreamingResponse(
-        _csv(rows),
+        _csv(chain([first], chunks)),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="reps.csv"'},
     )
@@ -116,16 +122,17 @@ def my_session(token: MemberToken, db: ReadDb, session_id: PathId) -> SessionRep
     return session_report(session, reps, earlier)
 
 
-def _csv(reps: list[RepReport]) -> Iterator[str]:
+def _csv(chunks: Iterator[list[str]]) -> Iterator[str]:
+    """The CSV text of each chunk of stored reports. They were validated as they were stored,
+    so each is only parsed, not validated again."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    for report in reps:
-        row = report.model_dump()
-        row["faults"] = " ".join(report.faults)
-        writer.writerow(row)
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    for chunk in chunks:
+        for stored in chunk:
+            row = json.loads(stored)
+            row["faults"] = " ".join(row["faults"])
+            writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
