@@ -78,8 +78,8 @@ def memory_kib(pid: int) -> dict[str, int]:
     return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
 
 
-def export(data_dir: Path, token: str) -> tuple[dict[str, int], dict[str, int], int, int]:
-    """Memory before and after the member's whole CSV export, its lines and bytes."""
+def export(data_dir: Path, token: str) -> tuple[dict[str, int], dict[str, int], int, int, float]:
+    """Memory before and after the member's whole CSV export, its rows, bytes and seconds."""
     port = free_port()
     env = {**os.environ, "GYMFLOOR_DATA_DIR": str(data_dir), "GYMFLOOR_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([GYMFLOOR, "api", "--port", str(port)], env=env)
@@ -94,11 +94,13 @@ def export(data_dir: Path, token: str) -> tuple[dict[str, int], dict[str, int], 
                 time.sleep(0.1)
         before = memory_kib(server.pid)
         lines = size = 0
+        started = time.perf_counter()
         request = urllib.request.Request(f"{base}/v1/me/reps.csv", headers=headers)
         with urllib.request.urlopen(request, timeout=600) as response:
             while chunk := response.read(1 << 16):
                 lines, size = lines + chunk.count(b"\n"), size + len(chunk)
-        return before, memory_kib(server.pid), lines - 1, size
+        seconds = time.perf_counter() - started
+        return before, memory_kib(server.pid), lines - 1, size, seconds
     finally:
         server.terminate()
         server.wait(30)
@@ -120,13 +122,16 @@ def main() -> None:
             with store.transaction() as db:
                 tokens[member] = issue_token(db, Role.MEMBER, member, "bench", time.time())[1]
         store.close()
-        print("member    reps exported  CSV MB  RSS before MB  peak RSS MB  peak - before MB")
+        print(
+            "member    reps exported  CSV MB  seconds  RSS before MB  peak RSS MB  peak - before MB"
+        )
         for member in members:
-            before, after, lines, size = export(data_dir, tokens[member])
+            before, after, lines, size, seconds = export(data_dir, tokens[member])
             assert lines == members[member], f"{member}: {lines} rows exported"
             rss, peak = before["VmRSS"] / 1024, after["VmHWM"] / 1024
             print(
-                f"{member:8} {lines:>13,} {size / 1e6:>7.1f} {rss:>14.1f} {peak:>12.1f}"
+                f"{member:8} {lines:>13,} {size / 1e6:>7.1f} {seconds:>8.1f} {rss:>14.1f}"
+                f" {peak:>12.1f}"
                 f" {peak - rss:>17.1f}"
             )
 
