@@ -29,6 +29,7 @@ VALID_TOKEN_TTL_S = 60.0
 for this limit: every route still authenticates every request, so a token revoked meanwhile
 is refused from the next request on, as ever."""
 VALID_TOKENS_KEPT = 10_000
+"""Tokens remembered as valid at most; past that the least recently found is forgotten."""
 
 
 class AnonymousRateLimit:
@@ -94,6 +95,9 @@ class AnonymousRateLimit:
 
 
 def _bearer(scope: Scope) -> str | None:
+    """The request's bearer token, if it has one."""
     header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
     scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
