@@ -31,7 +31,7 @@ from gymfloor.storage.alerts import (
 from gymfloor.storage.machines import machine_trace, page_machines
 from gymfloor.storage.models import AlertRecord, Role
 from gymfloor.storage.pagination import Page
-from gymfloor.storage.reps import RepFilter, page_reps
+from gymfloor.storage.reps import RepFilter, page_reps, stored_report_chunks
 from gymfloor.storage.schema import metadata
 from gymfloor.storage.sessions import page_sessions, session_history
 from gymfloor.storage.tokens import authenticate, issue_token, page_tokens, revoke_token
@@ -119,6 +119,19 @@ def test_reps_read_back_the_same_and_once(
         lambda db: every(lambda c: page_reps(db, RepFilter(fault=Fault.LUMBAR_LIFTOFF), c, 5)),
     )
     assert [r for r in reps if "lumbar_liftoff" in r["faults"]] == liftoffs
+
+
+def test_an_export_reads_every_rep_in_chunks_the_same(stores: dict[str, OperationalStore]) -> None:
+    exported = {
+        name: [
+            rep for chunk in stored_report_chunks(store.read, RepFilter(), rows=7) for rep in chunk
+        ]
+        for name, store in stores.items()
+    }
+    assert exported["postgresql"] == exported["sqlite"]
+    reps = [json.loads(rep) for rep in exported["sqlite"]]
+    paged = on_both(stores, lambda db: every(lambda c: page_reps(db, RepFilter(), c, 50)))
+    assert reps == paged[::-1]  # oldest first, where lists are newest first
 
 
 @pytest.mark.parametrize("member", ["m-0001", "m-0002"])
