@@ -17,6 +17,7 @@ class IngestCounter(StrEnum):
 
     MESSAGES = "messages"
     REJECTED = "rejected"
+    UNREGISTERED = "unregistered"
     REPS = "reps"
     FEEDBACK = "feedback"
     ALERTS = "alerts"
@@ -30,6 +31,7 @@ class IngestCounter(StrEnum):
 INGEST_COUNTER_HELP: dict[IngestCounter, str] = {
     IngestCounter.MESSAGES: "messages accepted from the broker",
     IngestCounter.REJECTED: "messages rejected as malformed or not in the contract",
+    IngestCounter.UNREGISTERED: "of the rejected, messages from machines not registered",
     IngestCounter.REPS: "rep reports produced",
     IngestCounter.FEEDBACK: "feedback cues sent to machines",
     IngestCounter.ALERTS: "staff alerts raised",

@@ -29,6 +29,13 @@ class IngestConfig(BaseModel):
     trace_retention_s: float = Field(
         900.0, ge=60, description="seconds of each machine's telemetry the store keeps"
     )
+    require_registered: bool = Field(
+        False,
+        description="accept messages only from machines registered with `gymfloor machines add`",
+    )
+    registry_refresh_s: float = Field(
+        5.0, gt=0, description="seconds between readings of the machine registry"
+    )
 
 
 class AlertPolicyConfig(BaseModel):

@@ -40,6 +40,9 @@ from gymfloor.ingest.config import AlertPolicyConfig
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
 
+NOT_REGISTERED = "machine {gym}/{machine} is not registered"
+"""The reason an unregistered machine's message is refused, as logged and echoed."""
+
 PRESENCE_RESOLUTION_S = 1.0
 """How fresh a machine's `last_message_at` is kept; finer would cost a write per message."""
 
@@ -63,6 +66,7 @@ class PipelineCounters:
     feedback: int = 0
     alerts: int = 0
     reports: int = 0
+    unregistered: int = 0
 
 
 class Pipeline:
@@ -80,6 +84,10 @@ class Pipeline:
         self.rejects = rejects or RejectLog()
         self.counters = PipelineCounters()
         self.presence: dict[MachineKey, MachineStatus] = {}
+        # The machines whose messages are accepted; None: any machine. The task sets it from
+        # the registry, so that refusing a machine needs no I/O here. Not part of a snapshot:
+        # a replay after a restart is judged by the registry of then.
+        self.registry: frozenset[MachineKey] | None = None
         self._changes = Changes()
         self._trace_period_ns = None if trace_hz is None else round(1e9 / trace_hz)
 
@@ -113,6 +121,10 @@ class Pipeline:
     def handle(self, topic: str, payload: bytes, received_at: float, live: bool) -> list[Outgoing]:
         """Process one message. `live` is False while the journal is replayed after a restart:
         the world has moved on, so nothing is published then, but everything is stored."""
+        registry = self.registry
+        if registry is not None and (refused := unregistered(topic, registry)) is not None:
+            self.counters.unregistered += 1
+            return self._reject(topic, payload, refused, received_at, live)
         try:
             dispatched = dispatch(self.detector, topic, payload)
         except (TopicError, ContractError) as exc:
@@ -208,6 +220,18 @@ class Pipeline:
         if echo is None or key is None or not live:
             return []
         return [Outgoing(key.topic(MachineChannel.REJECTED), echo.encode())]
+
+
+def unregistered(topic: str, registry: frozenset[MachineKey]) -> str | None:
+    """Why the topic's machine is refused, if it is not in `registry`. A topic that names no
+    machine is left to `dispatch` to refuse."""
+    try:
+        key = parse_machine_topic(topic)[0]
+    except TopicError:
+        return None
+    if key in registry:
+        return None
+    return NOT_REGISTERED.format(gym=key.gym_id, machine=key.machine_id)
 
 
 def downsample(

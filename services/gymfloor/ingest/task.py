@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from gymfloor.detector import DetectorConfig
 from gymfloor.ingest.checkpoint import Checkpoint, Committer
 from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
@@ -37,6 +39,7 @@ class _Timers:
     checkpoint: float = 0.0
     sweep: float = 0.0
     stats: float = 0.0
+    registry: float = 0.0
 
 
 class IngestTask:
@@ -73,6 +76,9 @@ class IngestTask:
             self.policy_config,
             self.config.trace_hz,
         )
+        # A registry that cannot be read stops the start: guessing would let strangers in, or
+        # turn every machine away.
+        self._read_registry()
         replay(self.intake, position, self.process)
         self._checkpoint()
 
@@ -116,10 +122,14 @@ class IngestTask:
                     self.latency.observe(time.time() - message.received_at)
 
     def tick(self, now: float) -> None:
-        """The timers: idle sweeps, store writes, checkpoints, held-back rejects and status."""
+        """The timers: idle sweeps, store writes, checkpoints, held-back rejects, status and the
+        machine registry."""
         c, timers = self.config, self._timers
         # Rejects carry the time they were received, on the wall clock, not `now`'s.
         self.pipeline.rejects.flush(time.time())
+        if c.require_registered and now - timers.registry >= c.registry_refresh_s:
+            timers.registry = now
+            self._refresh_registry()
         if now - timers.sweep >= c.sweep_interval_s:
             timers.sweep = now
             self._publish(self.pipeline.sweep())
@@ -133,6 +143,18 @@ class IngestTask:
         if now - timers.stats >= c.stats_interval_s:
             timers.stats = now
             self._log_stats("running")
+
+    def _read_registry(self) -> None:
+        if self.config.require_registered:
+            self.pipeline.registry = self.committer.store.store.registered_machines()
+
+    def _refresh_registry(self) -> None:
+        """Read the registry again; if the store fails, the last reading stands until the next
+        tick, and the store's outage is logged by the writes too."""
+        try:
+            self._read_registry()
+        except SQLAlchemyError as exc:
+            log.warning("cannot read the machine registry (%s); keeping the last reading", exc)
 
     def _publish(self, outgoing: list[Outgoing]) -> None:
         for out in outgoing:
@@ -166,6 +188,7 @@ class IngestTask:
         return {
             IngestCounter.MESSAGES: p.messages,
             IngestCounter.REJECTED: self.pipeline.rejects.total,
+            IngestCounter.UNREGISTERED: p.unregistered,
             IngestCounter.REPS: p.reports,
             IngestCounter.FEEDBACK: p.feedback,
             IngestCounter.ALERTS: p.alerts,

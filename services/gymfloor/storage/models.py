@@ -112,6 +112,13 @@ class Member(_Record):
     created_at: float
 
 
+class RegisteredMachine(_Record):
+    gym_id: str
+    machine_id: str
+    login: str = Field(description="the machine's broker user name")
+    created_at: float
+
+
 class TokenInfo(_Record):
     id: str
     role: Role

@@ -151,6 +151,17 @@ api_token_gyms = Table(
     Column("gym_id", ID, primary_key=True),
 )
 
+registered_machines = Table(
+    "registered_machines",
+    metadata,
+    # The machines that may feed ingest when it requires registration (migration 0005), with
+    # their broker login's password, hashed in Mosquitto's PBKDF2-SHA512 format (`$7$…`).
+    Column("gym_id", ID, primary_key=True),
+    Column("machine_id", ID, primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
 ingest_status = Table(
     "ingest_status",
     metadata,

@@ -25,6 +25,7 @@ from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, Staf
 from gymfloor.outputs import Changes, MachineStatus, Trace
 from gymfloor.status import IngestHealth
 from gymfloor.storage import migrate, schema
+from gymfloor.storage.registry import registered_keys
 from gymfloor.storage.reps import RepFilter, all_reps
 
 
@@ -49,6 +50,11 @@ class OperationalStore:
 
     def transaction(self) -> AbstractContextManager[Connection]:
         return self.engine.begin()
+
+    def registered_machines(self) -> frozenset[MachineKey]:
+        """The machine registry, for ingest's allow-list."""
+        with self.read() as db:
+            return registered_keys(db)
 
     # -- writes ------------------------------------------------------------------------------
 
