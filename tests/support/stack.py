@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from gymfloor.contract import MachineKey
 from tests.support import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -28,9 +29,11 @@ VALUE = re.compile(r"[A-Z_][A-Z0-9_]*=")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}; `$$` is a `$`.
 VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
 
-# Machines with broker logins of their own, in the tests of the ACL.
-MACHINE = "lp-07"
-OTHER = "lp-08"
+# Machines with broker logins of their own (GYM.MACHINE), in the tests of the ACL.
+MACHINE_KEY = MachineKey("g1", "lp-07")
+OTHER_KEY = MachineKey("g1", "lp-08")
+MACHINE = "g1.lp-07"
+OTHER = "g1.lp-08"
 
 
 def env_example() -> dict[str, str]:
@@ -132,11 +135,13 @@ def dockerfile_instruction(name: str) -> list[str]:
     return value
 
 
-def acl_rules(user: str, patterns: bool = True) -> list[tuple[str, str]]:
-    """(access, topic filter) that Mosquitto's acl_file grants `user`: the patterns, with %u
-    replaced (unless `patterns` is false), and the `topic` lines of the user's own section."""
+def acl_rules(
+    user: str, patterns: bool = True, acl: Path = MOSQUITTO_DIR / "acl"
+) -> list[tuple[str, str]]:
+    """(access, topic filter) that Mosquitto's acl_file `acl` grants `user`: the patterns, with
+    %u replaced (unless `patterns` is false), and the `topic` lines of the user's own section."""
     rules, section = [], None
-    for raw in (MOSQUITTO_DIR / "acl").read_text().splitlines():
+    for raw in acl.read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +34,11 @@ from tests.support.stack import (
     DOCKERFILE,
     ENV_EXAMPLE,
     MACHINE,
+    MACHINE_KEY,
+    MOSQUITTO_DIR,
     NATS_DIR,
     OTHER,
+    OTHER_KEY,
     VARIABLE,
     acl_rules,
     development_defaults,
@@ -295,42 +300,73 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(parts) == len(levels)
 
 
-def allowed(user: str, access: str, topic: str) -> bool:
-    return any(a in (access, "readwrite") and topic_matches(f, topic) for a, f in acl_rules(user))
+@pytest.fixture(scope="module")
+def acl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ACL init-auth writes for the machines of NATS_PASSWORDS (the same as the broker's),
+    with a stand-in for mosquitto_passwd: only the ACL is read here."""
+    directory = tmp_path_factory.mktemp("mosquitto-auth")
+    stub = directory / "bin" / "mosquitto_passwd"
+    stub.parent.mkdir()
+    stub.write_text('#!/bin/sh\nprintf "%s:stub\\n" "$3" >>"$2"\n')
+    stub.chmod(0o755)
+    env = {
+        "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}",
+        "MOSQUITTO_AUTH_DIR": str(directory / "auth"),
+        "MQTT_INGEST_PASSWORD": "x",
+        "MQTT_HEALTHCHECK_PASSWORD": "x",
+        "MQTT_MACHINES": NATS_PASSWORDS["MQTT_MACHINES"],
+    }
+    done = subprocess.run(
+        ["sh", str(MOSQUITTO_DIR / "init-auth")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return directory / "auth" / "acl"
 
 
-def test_acl_lets_a_machine_publish_and_read_only_its_own_topics() -> None:
-    for gym in GYMS:
-        own, other = MachineKey(gym, MACHINE), MachineKey(gym, OTHER)
-        for channel in MachineChannel:
-            publishes = channel in INGEST_CHANNELS
-            assert allowed(MACHINE, "write", own.topic(channel)) == publishes, channel
-            assert not allowed(MACHINE, "write", other.topic(channel)), channel
-            assert not allowed(MACHINE, "read", other.topic(channel)), channel
-        assert allowed(MACHINE, "read", own.topic(MachineChannel.FEEDBACK))
-        assert not allowed(MACHINE, "read", own.topic(MachineChannel.TELEMETRY))
-        assert not allowed(MACHINE, "write", alerts_topic(gym))
-        assert not allowed(MACHINE, "read", alerts_topic(gym))
-    assert not allowed(MACHINE, "read", "gymfloor/v1/#")
+def allowed(acl: Path, user: str, access: str, topic: str) -> bool:
+    rules = acl_rules(user, acl=acl)
+    return any(a in (access, "readwrite") and topic_matches(f, topic) for a, f in rules)
 
 
-def test_acl_lets_ingest_read_every_machine_and_publish_its_outputs() -> None:
+def test_acl_lets_a_machine_publish_and_read_only_its_own_topics(acl: Path) -> None:
+    own = MACHINE_KEY
+    elsewhere = MachineKey("g2", own.machine_id)  # the same machine id in another gym
+    for channel in MachineChannel:
+        publishes = channel in INGEST_CHANNELS
+        assert allowed(acl, MACHINE, "write", own.topic(channel)) == publishes, channel
+        for other in (OTHER_KEY, elsewhere):
+            assert not allowed(acl, MACHINE, "write", other.topic(channel)), (other, channel)
+            assert not allowed(acl, MACHINE, "read", other.topic(channel)), (other, channel)
+    assert allowed(acl, MACHINE, "read", own.topic(MachineChannel.FEEDBACK))
+    assert not allowed(acl, MACHINE, "read", own.topic(MachineChannel.TELEMETRY))
+    for gym in (*GYMS, elsewhere.gym_id):
+        assert not allowed(acl, MACHINE, "write", alerts_topic(gym))
+        assert not allowed(acl, MACHINE, "read", alerts_topic(gym))
+    assert not allowed(acl, MACHINE, "read", "gymfloor/v1/#")
+
+
+def test_acl_lets_ingest_read_every_machine_and_publish_its_outputs(acl: Path) -> None:
     outputs = (MachineChannel.FEEDBACK, MachineChannel.REPS, MachineChannel.REJECTED)
     for gym in GYMS:
-        for machine in (MACHINE, OTHER):
+        for machine in (MACHINE_KEY.machine_id, OTHER_KEY.machine_id):
             key = MachineKey(gym, machine)
             for channel in INGEST_CHANNELS:
-                assert allowed("ingest", "read", key.topic(channel))
+                assert allowed(acl, "ingest", "read", key.topic(channel))
             for channel in outputs:
-                assert allowed("ingest", "write", key.topic(channel))
-        assert allowed("ingest", "write", alerts_topic(gym))
+                assert allowed(acl, "ingest", "write", key.topic(channel))
+        assert allowed(acl, "ingest", "write", alerts_topic(gym))
 
 
-def test_acl_confines_the_simulator_to_its_gym() -> None:
+def test_acl_confines_the_simulator_to_its_gym(acl: Path) -> None:
     for channel in INGEST_CHANNELS:
-        assert allowed("simulator", "write", MachineKey("sim", "lp-01").topic(channel))
-        assert not allowed("simulator", "write", MachineKey("g1", "lp-01").topic(channel))
-    assert not allowed("simulator", "write", alerts_topic("sim"))
+        assert allowed(acl, "simulator", "write", MachineKey("sim", "lp-01").topic(channel))
+        assert not allowed(acl, "simulator", "write", MachineKey("g1", "lp-01").topic(channel))
+    assert not allowed(acl, "simulator", "write", alerts_topic("sim"))
 
 
 # -- the cluster (docker-compose.cluster.yml) ---------------------------------------------------
@@ -590,36 +626,38 @@ def test_nats_users_are_those_of_the_broker(users: dict[str, dict[str, Any]]) ->
 def topics_to_check() -> Iterator[str]:
     for gym in GYMS:
         yield alerts_topic(gym)
-        for machine in (MACHINE, OTHER, "lp-01"):
+        for machine in (MACHINE_KEY.machine_id, OTHER_KEY.machine_id, "lp-01"):
             for channel in MachineChannel:
                 yield MachineKey(gym, machine).topic(channel)
 
 
 @pytest.mark.parametrize("user", [MACHINE, "simulator"])
 def test_nats_permissions_are_the_acl_on_subjects(
-    users: dict[str, dict[str, Any]], user: str
+    users: dict[str, dict[str, Any]], user: str, acl: Path
 ) -> None:
     """Where Mosquitto lets a login write or read a topic, NATS lets it publish or subscribe to
     the topic's subject, and nowhere else."""
     checked = 0
     for topic in topics_to_check():
         subject = subject_of_topic(topic)
-        assert nats_allowed(users[user], "publish", subject) == allowed(user, "write", topic), topic
-        reads = allowed(user, "read", topic)
+        publishes = allowed(acl, user, "write", topic)
+        assert nats_allowed(users[user], "publish", subject) == publishes, topic
+        reads = allowed(acl, user, "read", topic)
         assert nats_allowed(users[user], "subscribe", subject) == reads, topic
         checked += 1
     assert checked > 30
 
 
 def test_nats_ingest_publishes_the_outputs_and_reads_through_the_stream(
-    users: dict[str, dict[str, Any]],
+    users: dict[str, dict[str, Any]], acl: Path
 ) -> None:
     """Ingest publishes what the ACL lets it write; it reads the machines' input from the
     stream, so it subscribes to no topic's subject (Mosquitto's ingest reads them)."""
     ingest = users["ingest"]
     for topic in topics_to_check():
         subject = subject_of_topic(topic)
-        assert nats_allowed(ingest, "publish", subject) == allowed("ingest", "write", topic), topic
+        publishes = allowed(acl, "ingest", "write", topic)
+        assert nats_allowed(ingest, "publish", subject) == publishes, topic
         assert not nats_allowed(ingest, "subscribe", subject), topic
 
 
@@ -663,12 +701,14 @@ def test_nats_routes_log_in(tmp_path: Path) -> None:
 def test_nats_init_auth_refuses_bad_settings(tmp_path: Path) -> None:
     base = {k: v for k, v in NATS_PASSWORDS.items() if k != "MQTT_MACHINES"}
     for machines, reason in (
-        ("lp-01", "has no password"),
-        ("lp 01:x", "has no password"),
-        ("lp.01:x", "is not a machine id"),
-        ("lp-*:x", "is not a machine id"),
-        ("ingest:x", "reserved"),
-        ("lp-01:x,lp-01:y", "listed twice"),
+        ("g1.lp-01", "has no password"),
+        ("g1.lp 01:x", "has no password"),
+        ("lp-01:x", "is not GYM.MACHINE"),
+        ("g1.lp.01:x", "is not GYM.MACHINE"),
+        ("g1.lp-*:x", "is not GYM.MACHINE"),
+        ("g1.*:x", "is not GYM.MACHINE"),
+        ("ingest:x", "is not GYM.MACHINE"),
+        ("g1.lp-01:x,g1.lp-01:y", "listed twice"),
     ):
         done = nats_init_auth(tmp_path, **base, MQTT_MACHINES=machines)
         assert done.returncode != 0 and reason in done.stderr, (machines, done.stderr)
