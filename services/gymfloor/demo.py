@@ -101,6 +101,9 @@ def run_demo(
         ingest_stopping = threading.Event()
         ingest_thread = threading.Thread(target=ingest.run, args=(ingest_stopping,), name="ingest")
         ingest_thread.start()
+        # Left early (a second Ctrl-C), ingest still stops before its broker and store go.
+        stack.callback(ingest_thread.join)
+        stack.callback(ingest_stopping.set)
         machines_stopping = threading.Event()
         fleet = threading.Thread(
             target=run_fleet,
