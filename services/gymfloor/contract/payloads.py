@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 from msgspec import Meta
 
-from gymfloor.contract.reasons import explain
+from gymfloor.contract.reasons import WHOLE, explain
 
 if TYPE_CHECKING:
     import pydantic
@@ -141,6 +141,10 @@ def decode_payload(kind: type[P], raw: RawPayload) -> P:
         return decoded
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise ContractError(explain(kind, raw, error)) from None
+    except UnicodeDecodeError as error:  # msgspec's, for invalid UTF-8 in a string it keeps
+        raise ContractError(f"{WHOLE}: Invalid JSON: invalid UTF-8 ({error.reason})") from None
+    except RecursionError:  # msgspec follows nesting on Python's stack, even in fields it skips
+        raise ContractError(f"{WHOLE}: Invalid JSON: nested too deeply") from None
 
 
 def to_batch(payload: TelemetryPayload) -> TelemetryBatch:

@@ -28,8 +28,13 @@ _NOT_JSON = object()
 def explain(payload_type: type[msgspec.Struct], raw: Any, error: msgspec.MsgspecError) -> str:
     """The reason `raw` (JSON text, or an object already parsed) is not a `payload_type`:
     `field[index]: what is wrong`, plus how many more fields have problems."""
-    value = raw if isinstance(raw, dict) else _lenient_json(raw)
-    problems = [] if value is _NOT_JSON else _problems(payload_type, value)
+    try:
+        value = raw if isinstance(raw, dict) else _lenient_json(raw)
+        problems = [] if value is _NOT_JSON else _problems(payload_type, value)
+    # Nested deeper than Python's json and msgspec.convert can follow; or a lone surrogate
+    # (`"\ud800"`), which Python's json lets through and msgspec.convert cannot encode.
+    except (RecursionError, UnicodeEncodeError):
+        value, problems = _NOT_JSON, []
     if not problems:  # not JSON even leniently, or JSON in a form msgspec does not read
         problems = [_describe(payload_type, error, "", value)]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
