@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ from gymfloor.storage.alerts import (
     page_alerts,
 )
 from gymfloor.storage.machines import machine_trace, page_machines
-from gymfloor.storage.models import AlertRecord, Role
+from gymfloor.storage.members import add_member
+from gymfloor.storage.models import AlertRecord, Member, Role
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, page_reps, stored_report_chunks
 from gymfloor.storage.schema import metadata
@@ -334,3 +336,34 @@ def test_staff_tokens_from_before_gyms_see_every_gym_and_going_back_revokes_scop
     engine.dispose()
     assert revoked == {"member": None, "staff": None, "admin": None, scoped.id: revoked[scoped.id]}
     assert revoked[scoped.id] is not None
+
+
+def test_a_member_registered_twice_at_once_is_registered_once(
+    stores: dict[str, OperationalStore],
+) -> None:
+    """The second registration waits on the first's uncommitted row, then finds it: no error,
+    where looking first and inserting after would meet the unique key."""
+    store = stores["postgresql"]
+    pool = ThreadPoolExecutor(1)
+    try:
+        with store.transaction() as first:
+            add_member(first, "m-twice", None, 1.0)
+            second = pool.submit(_register, store, "m-twice")
+            # The second is blocked on the first's row until the first commits.
+            assert not _done_within(second, 1.0)
+        assert second.result(timeout=30).display_name == "Twice"
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _register(store: OperationalStore, member_id: str) -> Member:
+    with store.transaction() as db:
+        return add_member(db, member_id, "Twice", 2.0)
+
+
+def _done_within(future: Future[Member], seconds: float) -> bool:
+    try:
+        future.result(timeout=seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -12,13 +12,14 @@ _members = schema.members
 
 
 def add_member(db: Connection, member_id: str, display_name: str | None, at: float) -> Member:
-    """Register a member, or rename one already known."""
-    existing = get_member(db, member_id)
-    if existing is None:
-        db.execute(
-            _members.insert().values(member_id=member_id, display_name=display_name, created_at=at)
-        )
-    elif display_name is not None:
+    """Register a member, or rename one already known. Two requests registering the same new
+    member at once both succeed: the second finds the first's row."""
+    db.execute(
+        schema.conflict_insert(db.dialect.name, _members)
+        .values(member_id=member_id, display_name=display_name, created_at=at)
+        .on_conflict_do_nothing()
+    )
+    if display_name is not None:
         db.execute(
             _members.update()
             .where(_members.c.member_id == member_id)

@@ -6,6 +6,8 @@ Indexes follow the API's queries: each list is read newest first, by machine, me
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
@@ -172,3 +175,9 @@ ingest_status = Table(
     Column("updated_at", Float, nullable=False),
     Column("status", Text, nullable=False),  # JSON: counters, latency histogram, links
 )
+
+
+def conflict_insert(dialect_name: str, table: Table) -> Any:
+    """An INSERT that takes ON CONFLICT, which SQLite and PostgreSQL spell alike."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table)

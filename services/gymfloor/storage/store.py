@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, StaffAlert
@@ -163,9 +162,7 @@ class OperationalStore:
     # -- internals ---------------------------------------------------------------------------
 
     def _insert(self, table: Any) -> Any:
-        """INSERT with ON CONFLICT, which SQLite and PostgreSQL spell alike."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+        return schema.conflict_insert(self.engine.dialect.name, table)
 
 
 def _engine(url: str) -> Engine:
