@@ -18,14 +18,14 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given, seed, settings
 
 from gymfloor.detector import Detector
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support
-from tests.support.fuzz import Message, cases, feed
+from tests.support.fuzz import RUN_SETTINGS, Message, cases, feed
 
 
 def main() -> int:
@@ -37,12 +37,7 @@ def main() -> int:
     counts: Counter[str] = Counter()
 
     @seed(args.seed)
-    @settings(
-        max_examples=args.cases,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @settings(max_examples=args.cases, **RUN_SETTINGS)
     @given(messages=cases)
     def property_holds(messages: list[Message]) -> None:
         pipeline = Pipeline(Detector(), AlertPolicy())

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from gymfloor.contract import MachineChannel
@@ -36,6 +37,14 @@ from gymfloor.contract.payloads import (
 )
 from gymfloor.contract.topics import PREFIX
 from gymfloor.ingest.pipeline import Pipeline
+
+RUN_SETTINGS: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    # The cases are large on purpose (payloads up to the size limit, arrays past the sample one).
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+"""What the suite's run and bench/fuzz.py share, beside their number of cases and seed."""
 
 Message = tuple[str, bytes]
 

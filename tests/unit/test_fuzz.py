@@ -3,23 +3,16 @@ the suite stays quick and repeatable; bench/fuzz.py runs 100,000 and more."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from gymfloor.contract import ContractError, decode_session, decode_status, decode_telemetry
 from gymfloor.detector import Detector
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
-from tests.support.fuzz import Message, cases, feed
+from tests.support.fuzz import RUN_SETTINGS, Message, cases, feed
 
 
-@settings(
-    max_examples=1000,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    # The cases are large on purpose (payloads up to the size limit, arrays past the sample one).
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(max_examples=1000, derandomize=True, **RUN_SETTINGS)
 @given(messages=cases)
 def test_every_message_is_accepted_or_counted_as_one_reject(messages: list[Message]) -> None:
     pipeline = Pipeline(Detector(), AlertPolicy())
@@ -47,34 +40,38 @@ def test_deep_nesting_is_a_reject_not_a_recursion_error() -> None:
 def test_invalid_utf8_in_a_kept_string_is_a_reject() -> None:
     """Found by the fuzzing: msgspec raised UnicodeDecodeError, not a DecodeError, for invalid
     UTF-8 inside a string it decodes (not inside one it skips)."""
-    pipeline = Pipeline(Detector(), AlertPolicy())
-    for channel, payload in (
-        ("status", b'{"v":1,"state":"on\x80"}'),
-        ("session", b'{"v":1,"event":"start","t":1.7e9,"session_id":"s\xff"}'),
-        ("telemetry", b'{"v":1,"boot":"\xc3"}'),
-    ):
-        assert not feed(pipeline, f"gymfloor/v1/g1/lp-01/{channel}", payload)
-    try:
-        decode_status(b'{"v":1,"state":"on\x80"}')
-    except ContractError as error:
-        assert error.reason == "payload: Invalid JSON: invalid UTF-8 (invalid start byte)"
-    else:
-        raise AssertionError("invalid UTF-8 was decoded")
+    refused_on_every_channel(
+        status=b'{"v":1,"state":"on\x80"}',
+        session=b'{"v":1,"event":"start","t":1.7e9,"session_id":"s\xff"}',
+        telemetry=b'{"v":1,"boot":"\xc3"}',
+    )
+    reason = status_refusal(b'{"v":1,"state":"on\x80"}')
+    assert reason == "payload: Invalid JSON: invalid UTF-8 (invalid start byte)"
 
 
 def test_a_lone_surrogate_escape_is_a_reject() -> None:
     """Found by the fuzzing: msgspec refuses `"\\ud800"`, Python's json (which explains the
     refusal) accepts it, and msgspec.convert then raised UnicodeEncodeError out of ingest."""
+    refused_on_every_channel(
+        status=rb'{"v":1,"state":"\ud800 \udc00"}',
+        session=rb'{"v":1,"event":"start","t":1.7e9,"session_id":"\ud800 x"}',
+        telemetry=rb'{"v":1,"boot":"\udc00 "}',
+    )
+    reason = status_refusal(rb'{"v":1,"state":"\ud800 \udc00"}')
+    assert reason.startswith("payload: Invalid JSON: "), reason
+
+
+def refused_on_every_channel(**payloads: bytes) -> None:
+    """Each channel's payload is rejected, and counted once (`feed`)."""
     pipeline = Pipeline(Detector(), AlertPolicy())
-    for channel, payload in (
-        ("status", rb'{"v":1,"state":"\ud800 \udc00"}'),
-        ("session", rb'{"v":1,"event":"start","t":1.7e9,"session_id":"\ud800 x"}'),
-        ("telemetry", rb'{"v":1,"boot":"\udc00 "}'),
-    ):
+    for channel, payload in payloads.items():
         assert not feed(pipeline, f"gymfloor/v1/g1/lp-01/{channel}", payload)
+
+
+def status_refusal(payload: bytes) -> str:
+    """Why the status decoder refuses `payload`; it must refuse it."""
     try:
-        decode_status(rb'{"v":1,"state":"\ud800 \udc00"}')
+        decode_status(payload)
     except ContractError as error:
-        assert error.reason.startswith("payload: Invalid JSON: "), error.reason
-    else:
-        raise AssertionError("a lone surrogate was decoded")
+        return error.reason
+    raise AssertionError(f"{payload!r} was decoded")
