@@ -9,19 +9,18 @@ found."""
 
 from __future__ import annotations
 
-import json
 import re
-import string
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gymfloor_edge.simulator import SimulationPlan, simulate
 from tests.support.floor import analyzed, recording_span, write_recording
-from tests.support.grafana import BOARDS, Board, datasource, rules
+from tests.support.grafana import BOARDS, Board, datasource, grafana_reads, rules
 from tests.support.processes import (
     INFLUX_DATABASE,
     InfluxDB,
@@ -214,11 +213,14 @@ def test_every_panel_query_returns_what_its_panel_draws(
             SHAPES[panel["type"]](series, query)
 
 
-def test_the_datasource_as_grafana_reads_it_reaches_the_database(floor: Floor) -> None:
-    """Grafana fills ${...} from its environment; with gymfloor's settings that is a database
-    that holds every measurement the dashboards read, asked with the token header."""
-    environment = influx_env(floor.db.url)
-    source = json.loads(string.Template(json.dumps(datasource())).substitute(environment))
+def test_the_datasource_as_grafana_reads_it_reaches_the_database(
+    floor: Floor, tmp_path: Path
+) -> None:
+    """Grafana fills ${...} from its environment and $__file{...} from its token file; with
+    gymfloor's settings that is a database that holds every measurement the dashboards read,
+    asked with the token header."""
+    (tmp_path / "token").write_text("test-token\n")
+    source = grafana_reads(datasource(), influx_env(floor.db.url), tmp_path)
     assert source["url"] == floor.db.url
     header = {source["jsonData"]["httpHeaderName1"]: source["secureJsonData"]["httpHeaderValue1"]}
     assert header == {"Authorization": "Token test-token"}

@@ -53,6 +53,14 @@ def test_machines_add_prints_a_password_once_and_stores_only_its_hash(tmp_path: 
     assert "g1.lp-01 is registered already" in err
     assert stored_hash(tmp_path, "g1", "lp-01") == stored  # the first password still stands
 
+    code, out, _ = machines(tmp_path, "password", "g1", "lp-01")
+    renewed = out.strip()
+    assert code == 0 and len(renewed) >= 32 and renewed != password
+    stored = stored_hash(tmp_path, "g1", "lp-01")
+    assert stored == mosquitto_hash(renewed, base64.b64decode(stored.split("$")[3]))
+    code, out, err = machines(tmp_path, "password", "g1", "lp-09")
+    assert code == 1 and out == "" and "g1.lp-09 is not registered" in err
+
     assert machines(tmp_path, "add", "g2", "lp-01")[0] == 0  # the same id in another gym
     code, out, _ = machines(tmp_path, "list")
     listed = [json.loads(line) for line in out.splitlines()]

@@ -7,6 +7,7 @@ asks, password file and ACL), so tests never touch a server the machine already 
 
 from __future__ import annotations
 
+import base64
 import getpass
 import http.client
 import json
@@ -306,15 +307,17 @@ class Mosquitto(ServerProcess):
 
 
 class InfluxDB(ServerProcess):
-    """A real InfluxDB 1.x (Debian's is 1.6.7), without authentication; `InfluxForwarder` gives
-    it the /api/v2/write endpoint that gymfloor writes to."""
+    """A real InfluxDB 1.x (Debian's is 1.6.7), without authentication unless `admin` names an
+    admin user ("user:password") that every query is sent as; `InfluxForwarder` gives it the
+    /api/v2/write endpoint that gymfloor writes to."""
 
     program = INFLUXD
     log_name = "influxd.log"
     start_timeout_s = stop_timeout_s = 30.0
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, admin: str | None = None) -> None:
         super().__init__(directory, port)
+        self.admin = admin
         self.config = directory / "influxdb.conf"
         self.config.write_text(
             f"""\
@@ -330,7 +333,7 @@ bind-address = "127.0.0.1:{free_port()}"
   store-enabled = false
 [http]
   bind-address = "127.0.0.1:{self.port}"
-  auth-enabled = false
+  auth-enabled = {"true" if admin else "false"}
   log-enabled = false
 [logging]
   level = "warn"
@@ -358,6 +361,8 @@ bind-address = "127.0.0.1:{free_port()}"
         """The series of the first statement's result as InfluxDB answers them (name, tags,
         columns, values), as Grafana receives them; times in ns."""
         form = {"q": influxql, "epoch": "ns", **({"db": db} if db else {})}
+        if headers is None and self.admin:
+            headers = {"Authorization": basic_authorization(self.admin)}
         request = urllib.request.Request(
             f"{self.url}/query",
             data=urllib.parse.urlencode(form).encode(),
@@ -377,6 +382,20 @@ bind-address = "127.0.0.1:{free_port()}"
                 return bool(response.status == 204)
         except OSError:
             return False
+
+    def start(self) -> Self:
+        super().start()
+        if self.admin:  # the first user, which InfluxDB lets anyone make while it has none
+            user, _, password = self.admin.partition(":")
+            self.series(
+                f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES", headers={}
+            )
+        return self
+
+
+def basic_authorization(credentials: str) -> str:
+    """The Authorization header of "user:password"."""
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
 
 
 class PostgreSQL(ServerProcess):
@@ -440,8 +459,10 @@ class InfluxForwarder(Running):
     """For the tests only: InfluxDB 1.8's own /api/v2/write, in front of Debian's InfluxDB 1.6.7,
     which predates it. Mapped as 1.8 maps it: bucket "db/rp" is database and retention policy,
     "db" the database with its default policy, org is ignored, precision ns/us/ms/s becomes
-    n/u/ms/s. The body (gzip too), Authorization and the answer pass through unchanged; with the
-    server down the answer is 503, as from a proxy. GET /ping and /health pass through too."""
+    n/u/ms/s, and "Authorization: Token user:password" is that user's basic authentication (on
+    /query too, as Grafana sends it). The body (gzip too) and the answer pass through unchanged;
+    with the server down the answer is 503, as from a proxy. GET /ping and /health and POST
+    /query pass through too."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -466,6 +487,9 @@ class InfluxForwarder(Running):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 path, _, query = self.path.partition("?")
+                if path == "/query":
+                    body = self.rfile.read(int(self.headers["Content-Length"]))
+                    return self._forward(self.path, body)
                 if path != "/api/v2/write":
                     return self._answer(404, {}, b'{"error": "not found"}')
                 params = urllib.parse.parse_qs(query)
@@ -484,6 +508,9 @@ class InfluxForwarder(Running):
             def _forward(self, path: str, body: bytes | None) -> None:
                 passed = ("Authorization", "Content-Encoding", "Content-Type")
                 headers = {name: self.headers[name] for name in passed if name in self.headers}
+                scheme, _, credentials = headers.get("Authorization", "").partition(" ")
+                if scheme == "Token" and ":" in credentials:
+                    headers["Authorization"] = basic_authorization(credentials)
                 request = urllib.request.Request(upstream + path, body, headers)
                 try:
                     with urllib.request.urlopen(request, timeout=30) as response:

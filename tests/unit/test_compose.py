@@ -12,7 +12,7 @@ import re
 import subprocess
 import tomllib
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -27,7 +27,9 @@ from gymfloor.ingest.jetstream.topology import (
     WORKERS_BUCKET,
 )
 from gymfloor.settings import ENV_NESTING, ENV_PREFIX, Settings
+from gymfloor.storage.timeseries.tokens import READERS, TOKEN_FILE
 from tests.support import ROOT
+from tests.support.grafana import TOKEN_DIRECTORY
 from tests.support.stack import (
     CLUSTER_COMPOSE,
     COMPOSE,
@@ -56,6 +58,7 @@ NO_HEALTHCHECK = {
     "check-defaults": "one-shot: refuses development defaults, then exits",
     "mosquitto-auth": "one-shot: writes the broker's password file and ACL, then exits",
     "store-init": "one-shot: brings the store's schema up to date, then exits",
+    "influxdb-tokens": "one-shot: makes ingest's and Grafana's InfluxDB tokens, then exits",
     "simulator": "a demonstration tool nothing depends on; its machines' status topics show it",
 }
 # What each third-party image documents as its own settings.
@@ -145,7 +148,8 @@ def test_dependencies_wait_for_health_or_completion(compose: dict[str, Any]) -> 
         for dependency, condition in (service.get("depends_on") or {}).items():
             wanted = (
                 "service_completed_successfully"
-                if dependency in ("check-defaults", "mosquitto-auth", "store-init")
+                if dependency
+                in ("check-defaults", "mosquitto-auth", "store-init", "influxdb-tokens")
                 else "service_healthy"
             )
             assert condition["condition"] == wanted, f"{name} → {dependency}"
@@ -377,15 +381,17 @@ CLUSTER_NO_HEALTHCHECK = {
     "check-defaults": NO_HEALTHCHECK["check-defaults"],
     "nats-auth": "one-shot: writes the cluster's users and the routes' credentials, then exits",
     "store-init": NO_HEALTHCHECK["store-init"],
+    "influxdb-tokens": NO_HEALTHCHECK["influxdb-tokens"],
     "ingest": "a worker reports a status per partition it holds, not one of its own; the "
     "API's /readyz covers them all",
     "simulator": NO_HEALTHCHECK["simulator"],
 }
-ONE_SHOTS = ("check-defaults", "nats-auth", "store-init")
+ONE_SHOTS = ("check-defaults", "nats-auth", "store-init", "influxdb-tokens")
 # The services the cluster takes from docker-compose.yml, and what it adds to each.
 REUSED: dict[str, set[str]] = {
     "check-defaults": set(),
     "influxdb": set(),
+    "influxdb-tokens": set(),
     "grafana": set(),
     "store-init": {"GYMFLOOR_DB_URL"},
     "api": {"GYMFLOOR_DB_URL"},
@@ -439,7 +445,7 @@ def test_cluster_dependencies_wait_for_health_or_completion(cluster: dict[str, A
     for name in NATS_NODES:
         assert set(services[name]["depends_on"]) == {"nats-auth"}, name
     ingest = set(services["ingest"]["depends_on"])
-    assert ingest == {"store-init", "postgres", "influxdb", *NATS_NODES}
+    assert ingest == {"store-init", "postgres", "influxdb", "influxdb-tokens", *NATS_NODES}
     assert set(services["store-init"]["depends_on"]) == {"check-defaults", "postgres"}
 
 
@@ -531,7 +537,7 @@ def test_nats_config_clusters_the_nodes_with_jetstream_and_mqtt(cluster: dict[st
 
 
 def test_cluster_ingest_workers_share_the_nats_cluster(
-    cluster: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    cluster: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     services = cluster["services"]
     ingest = services["ingest"]
@@ -552,9 +558,12 @@ def test_cluster_ingest_workers_share_the_nats_cluster(
     # Each worker its own spool: no volume at /data that two workers would share.
     assert "/data" not in named_volumes(ingest)
     assert ingest["stop_grace_period"] == "60s"
-    # What gymfloor makes of these settings.
+    # What gymfloor makes of these settings (the token file as influxdb-tokens writes it).
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    token_file = tmp_path / "token"
+    token_file.write_text("write-only\n")
+    monkeypatch.setenv("GYMFLOOR_INFLUX__TOKEN_FILE", str(token_file))
     nats = Settings().nats
     assert nats is not None
     assert nats.servers == tuple(f"nats://{n}:4222" for n in NATS_NODES)
@@ -721,3 +730,28 @@ def test_nats_init_auth_refuses_bad_settings(tmp_path: Path) -> None:
     done = nats_init_auth(tmp_path, **{**base, "MQTT_SIMULATOR_PASSWORD": ""})
     assert done.returncode == 0, done.stderr
     assert list(nats_users(tmp_path)) == ["ingest"]
+
+
+@pytest.mark.parametrize("stack", ["single", "cluster"])
+def test_only_influxdb_tokens_holds_the_admin_token_and_each_reader_mounts_its_own(
+    stack: str, single: dict[str, Any], cluster: dict[str, Any]
+) -> None:
+    services = (single if stack == "single" else cluster)["services"]
+    admin = env_example()["INFLUXDB_ADMIN_TOKEN"]
+    holders = {name for name, service in services.items() if admin in environment(service).values()}
+    assert holders == {"check-defaults", "influxdb", "influxdb-tokens"}
+
+    tokens = services["influxdb-tokens"]
+    directory = PurePosixPath(tokens["command"][tokens["command"].index("tokens") + 1])
+    made = {PurePosixPath(path): volume for path, volume in named_volumes(tokens).items()}
+    mounted = {
+        "ingest": named_volumes(services["ingest"])[str(TOKEN_DIRECTORY)],
+        "grafana": named_volumes(services["grafana"])[str(TOKEN_DIRECTORY)],
+    }
+    assert mounted == {r.name: made[directory / r.name] for r in READERS}
+    assert len(set(mounted.values())) == len(READERS)
+    for name, service in services.items():
+        shared = set(named_volumes(service).values()) & set(mounted.values())
+        assert name == "influxdb-tokens" or len(shared) <= 1, name
+    token_file = environment(services["ingest"])["GYMFLOOR_INFLUX__TOKEN_FILE"]
+    assert PurePosixPath(token_file) == TOKEN_DIRECTORY / TOKEN_FILE

@@ -16,6 +16,7 @@ from tests.support.grafana import (
     DATASOURCES,
     GENERATE,
     PROVIDERS,
+    TOKEN_DIRECTORY,
     datasource,
     load,
 )
@@ -83,7 +84,8 @@ def test_the_datasource_is_influxql_configured_from_gymfloors_environment() -> N
     assert source["jsonData"]["version"] == "InfluxQL"
     assert source["jsonData"]["dbName"] == "${GYMFLOOR_INFLUX__BUCKET}"
     assert source["jsonData"]["httpHeaderName1"] == "Authorization"
-    assert source["secureJsonData"]["httpHeaderValue1"] == "Token ${GYMFLOOR_INFLUX__TOKEN}"
+    token_file = TOKEN_DIRECTORY / "token"
+    assert source["secureJsonData"]["httpHeaderValue1"] == f"Token $__file{{{token_file}}}"
 
 
 def test_every_panel_target_and_variable_queries_the_provisioned_datasource() -> None:

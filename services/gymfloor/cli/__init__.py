@@ -32,6 +32,7 @@ from gymfloor.cli import (
     reps,
     simulate,
     store,
+    timeseries,
     tokens,
 )
 from gymfloor.cli.common import ReadSettings, Run, UsageError
@@ -62,6 +63,7 @@ COMMANDS: tuple[Command, ...] = (
     tokens,
     members,
     machines,
+    timeseries,
     store,
     check,
     demo,

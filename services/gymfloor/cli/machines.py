@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def add_parser(subparsers: Subparsers) -> None:
     machines = subparsers.add_parser(
-        "machines", help="register machines and their broker logins; list and remove them"
+        "machines", help="register machines and their broker logins; renew, list and remove them"
     )
     actions = machines.add_subparsers(
         title="actions", required=True, metavar="ACTION", dest="action"
@@ -34,10 +34,19 @@ def add_parser(subparsers: Subparsers) -> None:
         "GYM.MACHINE. With GYMFLOOR_INGEST__REQUIRE_REGISTERED, ingest accepts only registered "
         "machines, within seconds of their registration.",
     )
+    password = add_command(
+        actions,
+        "password",
+        run,
+        help="print a new broker password for a registered machine, alone on stdout",
+        description="Replace a registered machine's broker password and print the new one, "
+        "alone, on stdout. The machine stays registered throughout; the broker takes the new "
+        "password when its password file is rewritten (docs/DEPLOY.md).",
+    )
     remove = add_command(
         actions, "remove", run, help="withdraw a machine's registration and its login"
     )
-    for action in (add, remove):
+    for action in (add, password, remove):
         action.add_argument("gym_id", type=identifier, help="the machine's gym")
         action.add_argument("machine_id", type=identifier, help="the machine's id")
         add_store_flags(action)
@@ -47,7 +56,7 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    action = {"add": _add, "remove": _remove, "list": _list}[args.action]
+    action = {"add": _add, "password": _password, "remove": _remove, "list": _list}[args.action]
     return action(args, settings)
 
 
@@ -59,10 +68,24 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
             password = register_machine(db, args.gym_id, args.machine_id, time.time())
     except AlreadyRegistered as exc:
         log.error(
-            "machine %s is registered already; `machines remove` it first for a new password", exc
+            "machine %s is registered already; `machines password` gives it a new password", exc
         )
         return 1
     log.info("registered machine %s", login_of(args.gym_id, args.machine_id))
+    print(password)
+    return 0
+
+
+def _password(args: argparse.Namespace, settings: Settings) -> int:
+    from gymfloor.storage.registry import login_of, renew_password
+
+    login = login_of(args.gym_id, args.machine_id)
+    with closing(wiring.open_store(settings)) as store, store.transaction() as db:
+        password = renew_password(db, args.gym_id, args.machine_id)
+    if password is None:
+        log.error("machine %s is not registered; `machines add` it", login)
+        return 1
+    log.info("new broker password for machine %s", login)
     print(password)
     return 0
 

@@ -48,13 +48,29 @@ def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
 
 def register_machine(db: Connection, gym_id: str, machine_id: str, at: float) -> str:
     """Register the machine and return its new broker password, which is stored only hashed."""
-    password = secrets.token_urlsafe(24)  # 32 characters, 192 random bits
+    password = _new_password()
     row = {"gym_id": gym_id, "machine_id": machine_id, "created_at": at}
     try:  # the caller's transaction fails with it: nothing else is written then
         db.execute(_registered.insert().values(**row, password_hash=mosquitto_hash(password)))
     except IntegrityError:
         raise AlreadyRegistered(login_of(gym_id, machine_id)) from None
     return password
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(24)  # 32 characters, 192 random bits
+
+
+def renew_password(db: Connection, gym_id: str, machine_id: str) -> str | None:
+    """A new broker password for a registered machine, which stays registered throughout;
+    None if it is not registered."""
+    password = _new_password()
+    updated = db.execute(
+        _registered.update()
+        .where(_registered.c.gym_id == gym_id, _registered.c.machine_id == machine_id)
+        .values(password_hash=mosquitto_hash(password))
+    )
+    return password if updated.rowcount > 0 else None
 
 
 def remove_machine(db: Connection, gym_id: str, machine_id: str) -> bool:

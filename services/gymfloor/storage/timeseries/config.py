@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from gymfloor.redact import redact
 
@@ -12,6 +14,11 @@ class InfluxConfig(BaseModel):
         None, description="InfluxDB, e.g. http://localhost:8086; unset: no time series are written"
     )
     token: SecretStr | None = Field(None, description="API token (InfluxDB 1.8: user:password)")
+    token_file: Path | None = Field(
+        None,
+        description="a file holding the API token, as `gymfloor timeseries tokens` writes it; "
+        "instead of TOKEN",
+    )
     org: str = Field("gymfloor", description="organisation (InfluxDB 1.8 ignores it)")
     bucket: str = Field(
         "gymfloor", description="bucket; on InfluxDB 1.8 database/retention-policy or database"
@@ -32,3 +39,20 @@ class InfluxConfig(BaseModel):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"{redact(url)!r} is not an http:// or https:// URL")
         return url
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> InfluxConfig:
+        if self.token_file is None:
+            return self
+        if self.token is not None:
+            raise ValueError("set the token or the token file, not both")
+        try:
+            token = self.token_file.read_text().strip()
+        except OSError as exc:  # the path, never what the file holds
+            raise ValueError(
+                f"cannot read the token file {self.token_file}: {exc.strerror}"
+            ) from None
+        if not token:
+            raise ValueError(f"the token file {self.token_file} is empty")
+        self.token = SecretStr(token)
+        return self
