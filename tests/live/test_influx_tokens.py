@@ -160,3 +160,25 @@ def test_ingest_writes_with_its_token_file_and_grafana_reads_with_its_own(
     )
     assert status == 200
     assert answer["results"][0]["series"][0]["values"][0][1] == len(expected)
+
+
+def test_a_wrong_admin_token_or_a_dead_server_is_a_clear_error_and_writes_nothing(
+    influx: tuple[InfluxDB, InfluxForwarder], tmp_path: Path
+) -> None:
+    db, _ = influx
+    directory = tmp_path / "tokens"
+    settings = {"GYMFLOOR_INFLUX__URL": db.url, "GYMFLOOR_INFLUX__BUCKET": INFLUX_DATABASE}
+    wrong = gymfloor(
+        "timeseries",
+        "tokens",
+        str(directory),
+        env={**settings, "GYMFLOOR_INFLUX__TOKEN": "admin:wrong-guess"},
+    )
+    assert wrong.returncode == 1 and "HTTP 401" in wrong.stderr
+    assert "wrong-guess" not in wrong.stderr and "Traceback" not in wrong.stderr
+    db.stop()
+    dead = gymfloor(
+        "timeseries", "tokens", str(directory), env={**settings, "GYMFLOOR_INFLUX__TOKEN": ADMIN}
+    )
+    assert dead.returncode == 1 and "does not answer" in dead.stderr
+    assert not directory.exists()

@@ -58,7 +58,12 @@ def _owner(text: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from gymfloor.storage.timeseries.tokens import TokenError, credentials_for, ensure_tokens
+    from gymfloor.storage.timeseries.tokens import (
+        TokenError,
+        credentials_for,
+        ensure_tokens,
+        refusals_as_token_errors,
+    )
 
     influx = settings.influx
     if influx.url is None or influx.token is None:
@@ -67,7 +72,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         credentials = credentials_for(
             influx.url, influx.token.get_secret_value(), influx.org, influx.bucket, influx.timeout_s
         )
-        outcomes = ensure_tokens(credentials, args.directory, dict(args.owner), rotate=args.rotate)
+        with refusals_as_token_errors():
+            owners = dict(args.owner)
+            outcomes = ensure_tokens(credentials, args.directory, owners, rotate=args.rotate)
     except TokenError as exc:
         log.error("%s", exc)
         return 1

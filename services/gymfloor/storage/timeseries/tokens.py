@@ -17,7 +17,8 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -126,6 +127,8 @@ class DatabaseUsers:
                 (result,) = json.load(response)["results"]
         except urllib.error.HTTPError as exc:
             raise TokenError(f"InfluxDB refused {verb}: HTTP {exc.code}") from None
+        except OSError as exc:
+            raise TokenError(f"InfluxDB did not answer {verb}: {exc}") from None
         if "error" in result:
             raise TokenError(f"InfluxDB refused {verb}: {result['error']}")
         return [row for series in result.get("series", []) for row in series["values"]]
@@ -156,7 +159,19 @@ def credentials_for(url: str, token: str, org: str, bucket: str, timeout_s: floa
     from influxdb_client import InfluxDBClient
 
     client = InfluxDBClient(url, token=token, org=org, timeout=round(timeout_s * 1000))
-    return Authorizations(client, org, bucket)
+    with refusals_as_token_errors():
+        return Authorizations(client, org, bucket)
+
+
+@contextmanager
+def refusals_as_token_errors() -> Iterator[None]:
+    """InfluxDB 2's refusals (a wrong admin token, say) as a TokenError naming the status."""
+    from influxdb_client.rest import ApiException
+
+    try:
+        yield
+    except ApiException as exc:
+        raise TokenError(f"InfluxDB refused: HTTP {exc.status} {exc.reason}") from None
 
 
 @dataclass(frozen=True)
@@ -171,13 +186,12 @@ def ensure_tokens(
     owners: dict[str, int],
     *,
     rotate: bool,
-    readers: Iterable[Reader] = READERS,
 ) -> list[Outcome]:
     """Each reader's credential in `directory/<reader>/`: kept while it still exists on the
     server, else (or with `rotate`) made anew; a replaced credential is deleted once its
     successor is on disk. `owners` gives a reader's files to a user id (its container's)."""
     outcomes = []
-    for reader in readers:
+    for reader in READERS:
         home = directory / reader.name
         old = _read(home / ID_FILE)
         if not rotate and old and (home / TOKEN_FILE).is_file() and credentials.exists(old):
