@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from gymfloor.contract import Fault, MachineKey, RepReport, StaffAlert
+from gymfloor.contract import Fault, MachineKey, RepReport, Severity, StaffAlert
 from gymfloor.detector import FaultDetected
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.config import AlertPolicyConfig
@@ -49,6 +50,12 @@ class Board:
 
     def write(self, **changes: Any) -> None:
         self.store.write(Changes(**changes))
+
+    def get(self, path: str) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens['staff']}"}
+        response = httpx.get(f"{self.base}{path}", headers=headers, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
 
 
 @pytest.fixture
@@ -120,7 +127,8 @@ def test_open_critical_alerts_stay_on_top_on_load_and_live(board: Board, tab: Ta
         alert(MACHINES[i % 3], board.now - 3000 + 60 * i, Fault.EXCESSIVE_ROM, LIGHT_KG, f"s-{i}")
         for i in range(MORE_THAN_A_PAGE)
     ]
-    assert old_critical.severity == "critical" and {a.severity for a in newer} == {"info"}
+    assert old_critical.severity is Severity.CRITICAL
+    assert {a.severity for a in newer} == {Severity.INFO}
     board.write(alerts=[old_critical, *newer])
 
     page = tab.sign_in(board, "/board", "staff")
@@ -133,7 +141,7 @@ def test_open_critical_alerts_stay_on_top_on_load_and_live(board: Board, tab: Ta
 
     # Live: a newer warning goes under the open critical one; a newer critical one above it.
     warning = alert("lp-02", board.now, Fault.LUMBAR_LIFTOFF, LIGHT_KG, "s-live")
-    assert warning.severity == "warning"
+    assert warning.severity is Severity.WARNING
     board.write(alerts=[warning])
     page.wait_for_selector(f'.alert[data-alert="{warning.id}"]')
     assert shown(page)[:3] == [old_critical.id, warning.id, newest_first[0]]
@@ -216,11 +224,7 @@ def test_the_sled_line_bridges_dropped_samples_but_not_a_silent_machine(
     page = tab.sign_in(board, "/board", "staff")
     page.click(f'.tile[data-machine="{GYM}/lp-02"]')
     wait_for_plot_of(page, "lp-02")
-    served = page.evaluate(
-        "async token => (await fetch('/v1/machines/g1/lp-02/trace',"
-        " { headers: { Authorization: `Bearer ${token}` } })).json()",
-        board.tokens["staff"],
-    )
+    served = board.get(f"/v1/machines/{GYM}/lp-02/trace")
     assert None in served["sled_mm"]  # the premise: the dropped samples reach the page as null
     t0, t1 = served["t"][0], served["t"][-1]
     middles = [sum(dropped) / 2, sum(silent) / 2]
