@@ -182,6 +182,13 @@ def test_liftoff_under_heavy_load_is_critical_at_once() -> None:
     assert alert is not None and alert.severity is Severity.CRITICAL and "heavy" in alert.message
 
 
+def test_an_alert_message_names_its_machine_first_and_nests_no_brackets() -> None:
+    alert = AlertPolicy().judge(fault(Fault.LUMBAR_LIFTOFF, 0.0, load=180.0))
+    assert alert is not None and alert.message.startswith(f"{KEY.machine_id}: ")
+    details = alert.message[alert.message.index("(") + 1 : alert.message.index(")")]
+    assert "180 kg" in details and "heavy" in details and "(" not in details
+
+
 def test_one_dropped_rep_is_for_the_display_only() -> None:
     policy = AlertPolicy()
     judged = [policy.judge(fault(Fault.UNCONTROLLED_DESCENT, t)) for t in (0.0, 5.0, 10.0)]

@@ -115,7 +115,7 @@ def _alert(fault: FaultDetected, severity: Severity, count: int, heavy: bool) ->
     machine = fault.machine
     details = [f"{_ordinal(count)} time this set" if count > 1 else "first time this set"]
     if fault.load_kg is not None:
-        details.append(f"{fault.load_kg:g} kg{' (heavy)' if heavy else ''}")
+        details.append(f"{fault.load_kg:g} kg{', heavy' if heavy else ''}")
     who = f"member {fault.member_id}" if fault.member_id else "no check-in"
     message = (
         f"{machine.machine_id}: {FAULT_LABELS[fault.fault]}, rep {fault.rep} "

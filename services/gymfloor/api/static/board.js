@@ -5,11 +5,16 @@ const MACHINES_EVERY_MS = 3000;
 const TRACE_EVERY_MS = 2000;
 const ALERTS_SHOWN = 40;
 const RECENT_FAULT_S = 120; // a tile stays marked this long after a faulty rep
+// Dropped samples up to this long are bridged; a longer silence is left as a gap in the line,
+// since a straight line across it would show a movement nobody made.
+const BRIDGE_S = 1;
+const SILENCE_COLOR = "#dee2e6"; // the colour of .key.silence in gymfloor.css
 
 const session = new Session("gymfloor.staff-token");
 const alerts = new Map(); // id → alert record, as the API gives it
 const $ = (id) => document.getElementById(id);
 let selected = null; // "gym/machine"
+let chosen = false; // whether staff tapped the selected machine; if not, the plot follows faults
 let plot = null;
 let sound = null; // an AudioContext, once staff turned sound on
 let timers = [];
@@ -21,6 +26,16 @@ async function refreshMachines() {
   const page = await session.get("/v1/machines?limit=500");
   const now = Date.now() / 1000;
   $("machines").replaceChildren(...page.items.map((machine) => tile(machine, now)));
+  if (!chosen) show(latestFault(page.items));
+}
+
+// The machine whose last faulty rep is the newest, or null when none has had one.
+function latestFault(machines) {
+  let latest = null;
+  for (const machine of machines) {
+    if (machine.last_fault && (!latest || machine.last_fault.t_end > latest.last_fault.t_end)) latest = machine;
+  }
+  return latest && `${latest.gym_id}/${latest.machine_id}`;
 }
 
 function tile(machine, now) {
@@ -54,9 +69,20 @@ function repsSoFar(reps) {
 
 // -- the selected machine's set --------------------------------------------------------------
 
+// A tap pins the plot to the machine tapped; tapping it again lets the plot follow the latest
+// fault once more.
 function select(key) {
-  selected = selected === key ? null : key;
-  $("set").hidden = selected === null;
+  chosen = !(chosen && key === selected);
+  if (chosen) show(key);
+  else refreshMachines().catch(report);
+  $("set-mode").textContent = chosen ? "Tap the machine again to follow the latest fault." : "Following the latest fault.";
+}
+
+function show(key) {
+  if (key === selected) return;
+  selected = key;
+  $("set-hint").hidden = selected !== null;
+  $("set-view").hidden = selected === null;
   for (const node of document.querySelectorAll(".tile")) {
     node.classList.toggle("selected", node.dataset.machine === selected);
     node.setAttribute("aria-pressed", String(node.dataset.machine === selected));
@@ -72,7 +98,7 @@ async function refreshTrace() {
   if (key !== selected) return;
   const faulty = trace.reps.filter((rep) => rep.faults.length).length;
   $("set-title").textContent = `${trace.machine_id}: ${trace.reps.length} reps, ${faulty} with a fault`;
-  $("set-legend").replaceChildren(...faultLegend());
+  $("set-legend").replaceChildren(...faultLegend(), el("span", { class: "key silence" }, "No readings"));
   const box = $("plot");
   box.dataset.samples = String(trace.t.length);
   box.dataset.reps = String(trace.reps.length);
@@ -98,11 +124,39 @@ function setOptions(width) {
     ],
     series: [
       {},
-      { label: "Sled depth", scale: "mm", stroke: "#1d3557", width: 2, value: (u, v) => v == null ? "–" : `${v.toFixed(0)} mm` },
-      { label: "Lumbar ratio", scale: "ratio", stroke: "#2a9d8f", width: 2, value: (u, v) => v == null ? "–" : v.toFixed(2) },
+      { label: "Sled depth", scale: "mm", stroke: "#1d3557", width: 2, gaps: silences, value: (u, v) => v == null ? "–" : `${v.toFixed(0)} mm` },
+      { label: "Lumbar ratio", scale: "ratio", stroke: "#2a9d8f", width: 2, gaps: silences, value: (u, v) => v == null ? "–" : v.toFixed(2) },
     ],
-    hooks: { drawClear: [drawReps], draw: [drawLiftoffLine] },
+    hooks: { drawClear: [drawReps, drawSilences], draw: [drawLiftoffLine] },
   };
+}
+
+// Where a series' line breaks, in canvas pixels: wherever more than BRIDGE_S passes between two
+// of its readings, whether the samples between were dropped (null) or never came. Replaces
+// uPlot's own gaps, which break the line at every null.
+function silences(u, seriesIdx, idx0, idx1) {
+  const [t, values] = [u.data[0], u.data[seriesIdx]];
+  const gaps = [];
+  let last = null;
+  for (let i = idx0; i <= idx1; i++) {
+    if (values[i] == null) continue;
+    if (last !== null && t[i] - t[last] > BRIDGE_S) {
+      gaps.push([u.valToPos(t[last], "x", true), u.valToPos(t[i], "x", true)]);
+    }
+    last = i;
+  }
+  return gaps;
+}
+
+// The sled's silences as grey bands, so a break in the line reads as "no readings".
+function drawSilences(u) {
+  const { ctx, bbox } = u;
+  ctx.save();
+  ctx.fillStyle = SILENCE_COLOR;
+  for (const [left, right] of silences(u, 1, 0, u.data[0].length - 1)) {
+    ctx.fillRect(left, bbox.top, right - left, bbox.height);
+  }
+  ctx.restore();
 }
 
 // Each rep as a band, tinted by its first fault, numbered at the top; a mark at its deepest point.
@@ -144,11 +198,15 @@ function drawLiftoffLine(u) {
 
 // -- alerts --------------------------------------------------------------------------------
 
+// Open critical alerts stay on top, however old, until someone takes them; then the other open
+// ones, then the taken ones; newest first within each.
+function alertRank(alert) {
+  if (alert.acknowledged_at !== null) return 2;
+  return alert.severity === "critical" ? 0 : 1;
+}
+
 function renderAlerts() {
-  const sorted = [...alerts.values()].sort((a, b) =>
-    (a.acknowledged_at === null) !== (b.acknowledged_at === null)
-      ? (a.acknowledged_at === null ? -1 : 1)
-      : b.t - a.t);
+  const sorted = [...alerts.values()].sort((a, b) => alertRank(a) - alertRank(b) || b.t - a.t);
   const open = sorted.filter((a) => a.acknowledged_at === null).length;
   $("open-count").textContent = open ? `${open} open` : "";
   $("no-alerts").hidden = sorted.length > 0;
@@ -177,11 +235,18 @@ function alertItem(alert) {
       el("strong", {}, alert.machine_id), " ",
       el("span", { class: "severity" }, alert.severity), " ",
       el("time", {}, clock(alert.t))),
-    el("span", { class: "alert-message" }, alert.message),
+    el("span", { class: "alert-message" }, withoutMachine(alert)),
     taken
       ? el("span", { class: "taken-note" }, `Taken ${clock(alert.acknowledged_at)}`)
       : el("button", { type: "button", class: "ack", onclick: () => acknowledge(alert.id) }, "I'm on it"),
   );
+}
+
+// The published message names its machine, so that it reads on its own wherever it goes
+// (MQTT, Grafana); the card's head names the machine already.
+function withoutMachine(alert) {
+  const prefix = `${alert.machine_id}: `;
+  return alert.message.startsWith(prefix) ? alert.message.slice(prefix.length) : alert.message;
 }
 
 async function acknowledge(id) {
@@ -190,9 +255,13 @@ async function acknowledge(id) {
   renderAlerts();
 }
 
+// The newest alerts, and the open critical ones however old: those stay on top.
 async function loadAlerts() {
-  const page = await session.get(`/v1/alerts?limit=${ALERTS_SHOWN}`);
-  for (const alert of page.items) alerts.set(alert.id, alert);
+  const pages = await Promise.all([
+    session.get(`/v1/alerts?limit=${ALERTS_SHOWN}`),
+    session.get(`/v1/alerts?severity=critical&acknowledged=false&limit=${ALERTS_SHOWN}`),
+  ]);
+  for (const page of pages) for (const alert of page.items) alerts.set(alert.id, alert);
   renderAlerts();
 }
 
