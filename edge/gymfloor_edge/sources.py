@@ -82,9 +82,16 @@ def _simulated_visits(
     start = time.time()
     # One visit at a time, so memory stays small however long it runs; numbered from the start
     # time, so that sessions of another run against the same store get other ids.
-    for visit in itertools.count(int(start)):
+    opened = int(start)
+    for visit in itertools.count(opened):
         script = script_machine(
-            rng, machine_id, start, visits=1, first_visit=visit, members=members
+            rng,
+            machine_id,
+            start,
+            visits=1,
+            first_visit=visit,
+            members=members,
+            rounds_before=visit - opened,
         )
         messages = publish_machine(rng, key, script, start, hz, 0.1, sensors_only)
         messages.sort(key=lambda m: m.t)

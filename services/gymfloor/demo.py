@@ -138,6 +138,8 @@ def _api_note(store: OperationalStore, config: ApiConfig) -> str:
         f"    staff:  curl -H 'Authorization: Bearer {staff}' {base}/v1/alerts\n"
         f"    member {member}: curl -H 'Authorization: Bearer {member_token}' "
         f"{base}/v1/me/sessions\n"
+        f"    {member}'s trend, as they come back: curl -H 'Authorization: Bearer "
+        f"{member_token}' {base}/v1/me/trend\n"
     )
 
 

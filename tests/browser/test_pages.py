@@ -250,9 +250,11 @@ def test_the_member_page_shows_that_members_own_sessions_only(
         sum(bool(r["faults"]) for r in report["reps"])
     )
     advice = report["coaching"][:-1] if report["see_a_professional"] else report["coaching"]
-    for text in advice:
-        assert text in page.locator("#coaching").inner_text()
-    assert page.locator("#professional").is_visible() == report["see_a_professional"]
+    shown_advice = page.locator("#coaching li").all_inner_texts()
+    assert shown_advice == advice[: report["key_cues"]] or (not advice and len(shown_advice) == 1)
+    trend = floor.get("/v1/me/trend", who)
+    professional = report["see_a_professional"] or trend["see_a_professional"]
+    assert page.locator("#professional").is_visible() == professional
     # Readable on a phone: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.screenshot(f"report-phone-{who}")
@@ -268,6 +270,53 @@ def test_the_member_page_follows_the_session_picked(floor: Floor, phone: Tab) ->
     page.wait_for_selector(f'#report[data-session="{oldest}"]')
     report = floor.get(f"/v1/me/sessions/{oldest}", "member_a")
     assert page.locator("#reps tbody tr").count() == len(report["reps"])
+
+
+def test_on_a_phone_the_cues_that_matter_most_come_first_and_the_rest_fold_away(
+    floor: Floor, phone: Tab
+) -> None:
+    sessions = floor.get("/v1/me/sessions", "member_a", limit=50)["items"]
+    reports = [floor.get(f"/v1/me/sessions/{s['session_id']}", "member_a") for s in sessions]
+    busy = next(
+        r for r in reports if len(r["coaching"]) - r["see_a_professional"] > r["key_cues"] > 0
+    )
+    advice = busy["coaching"][:-1] if busy["see_a_professional"] else busy["coaching"]
+    page = phone.sign_in(floor, "/report", "member_a")
+    page.wait_for_selector("#chart canvas")
+    page.select_option("#sessions", busy["session"]["session_id"])
+    page.wait_for_selector(f'#report[data-session="{busy["session"]["session_id"]}"]')
+    assert page.locator("#coaching li").all_inner_texts() == advice[: busy["key_cues"]]
+    more = page.locator("#more-coaching")
+    folded = more.locator("li")
+    assert more.is_visible() and more.get_attribute("open") is None
+    assert folded.count() == len(advice) - busy["key_cues"]
+    assert not any(item.is_visible() for item in folded.all())
+    summary = more.locator("summary")
+    assert summary.inner_text() == f"{folded.count()} more tip{'s' if folded.count() > 1 else ''}"
+    summary.focus()
+    page.keyboard.press("Enter")  # a keyboard opens it as a tap does
+    assert more.get_attribute("open") is not None
+    assert folded.all_inner_texts() == advice[busy["key_cues"] :]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot("report-phone-coaching-opened")
+
+
+def test_the_member_page_charts_the_trend_with_one_sentence(floor: Floor, phone: Tab) -> None:
+    trend = floor.get("/v1/me/trend", "member_a")
+    page = phone.sign_in(floor, "/report", "member_a")
+    page.wait_for_selector("#progress-depth canvas")
+    progress = page.locator("#progress")
+    assert progress.is_visible()
+    assert progress.get_attribute("data-sessions") == str(len(trend["sessions"]))
+    assert page.locator("#progress-summary").inner_text() == trend["summary"]
+    assert page.locator("#progress-faults canvas").count() == 1
+    # The trend stays while another session is picked.
+    oldest = page.eval_on_selector_all("#sessions option", "o => o.at(-1).value")
+    page.select_option("#sessions", oldest)
+    page.wait_for_selector(f'#report[data-session="{oldest}"]')
+    assert page.locator("#progress-summary").inner_text() == trend["summary"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot("report-phone-trend")
 
 
 def test_the_member_page_refuses_a_staff_token(floor: Floor, phone: Tab) -> None:

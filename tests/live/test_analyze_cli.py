@@ -11,11 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from gymfloor.analyze import write_reports
 from gymfloor.contract import Fault
 from gymfloor.detector import Detector
+from gymfloor.storage import schema
+from gymfloor.storage.sessions import recent_session_figures
 from gymfloor_edge.simulator.scoring import score
+from tests.support.floor import stored
 from tests.support.processes import GYMFLOOR, gymfloor
 
 
@@ -167,11 +171,20 @@ def test_help_explains_the_commands() -> None:
 
 def test_demo_runs_the_live_system_on_embedded_defaults(tmp_path: Path) -> None:
     # 30 s at 20x is ten simulated minutes: members check in, train and check out.
-    done = gymfloor("demo", "--duration", "30", "--speed", "20", env={"HOME": str(tmp_path)})
+    env = {"HOME": str(tmp_path), "GYMFLOOR_DATA_DIR": str(tmp_path / "data")}
+    done = gymfloor("demo", "--duration", "30", "--speed", "20", env=env)
     assert done.returncode == 0, done.stderr
     assert "embedded broker at mqtt://127.0.0.1:" in done.stdout
     assert " depth " in done.stdout and "coaching:" in done.stdout and "ALERT" in done.stdout
+    assert "/v1/me/trend" in done.stdout
     assert done.stdout.rstrip().endswith("Stopped cleanly.")
+    # The demo's members come back, so their trends have sessions to show.
+    with stored(tmp_path / "data") as store, store.read() as db:
+        query = select(schema.sessions.c.member_id).distinct()
+        members = [m for m in db.execute(query).scalars() if m is not None]
+        trends = {m: recent_session_figures(db, m, 10) for m in members}
+    assert members and all(m.startswith("m-000") for m in members)
+    assert sum(len(sessions) >= 2 for sessions in trends.values()) >= 2
 
 
 def test_invalid_settings_are_refused_with_the_reason(recording: tuple[Path, Path]) -> None:

@@ -21,7 +21,8 @@ from schemathesis import Case
 from schemathesis.core.result import Ok
 
 from gymfloor import coaching
-from gymfloor.contract import RepReport, Severity, StaffAlert
+from gymfloor.api.member_trend import DEFAULT_SESSIONS, MAX_SESSIONS, MIN_SESSIONS
+from gymfloor.contract import Fault, RepReport, Severity, StaffAlert
 from gymfloor.outputs import Changes
 from gymfloor_edge.simulator import SimulationPlan, simulate
 from tests.support.floor import (
@@ -154,6 +155,7 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/me/reps", frozenset(MEMBER)),
     Endpoint("GET", "/v1/me/reps.csv", frozenset(MEMBER)),
     Endpoint("GET", "/v1/me/sessions", frozenset(MEMBER)),
+    Endpoint("GET", "/v1/me/trend", frozenset(MEMBER)),
     # Another member's session is not theirs to know of: 404, as if it did not exist.
     Endpoint("GET", "/v1/me/sessions/{session_a}", frozenset(MEMBER), None, {"member_b": 404}),
     Endpoint("GET", "/v1/reps", frozenset(STAFF)),
@@ -257,6 +259,39 @@ def test_a_session_report_has_its_reps_trend_and_coaching(floor: Floor) -> None:
         assert report["see_a_professional"] == (coaching.SEE_A_PROFESSIONAL in expected)
         if not earlier:
             assert report["trend"]["verdict"] == "first session"
+
+
+def test_a_members_trend_sums_up_their_last_sessions(floor: Floor) -> None:
+    sessions = every_page(floor, "/v1/me/sessions", "member_a")
+    assert len(sessions) >= MIN_SESSIONS  # the recurring members make a trend to read
+    mine = floor.member_reports(floor.member_a)
+    got = floor.get("/v1/me/trend", "member_a")
+    assert got.status_code == 200, got.text
+    trend = got.json()
+    served = trend["sessions"]
+    assert [p["session_id"] for p in served] == [
+        s["session_id"] for s in reversed(sessions[:DEFAULT_SESSIONS]) if s["reps"]
+    ]
+    for figures in served:
+        reps = [r for r in mine if r["session_id"] == figures["session_id"]]
+        assert figures["reps"] == len(reps)
+        for fault in Fault:
+            count = sum(fault in r["faults"] for r in reps)
+            assert figures["faults"][fault] == count
+            assert figures["fault_shares"][fault] == pytest.approx(count / len(reps), abs=1e-3)
+        mean_rom = sum(r["rom_mm"] for r in reps) / len(reps)
+        assert figures["mean_rom_mm"] == pytest.approx(mean_rom, abs=0.1)
+        mean_descent = sum(r["eccentric_s"] for r in reps) / len(reps)
+        assert figures["mean_eccentric_s"] == pytest.approx(mean_descent, abs=0.01)
+    assert trend["summary"] in coaching.TREND_SENTENCES.values()
+    # The newest session's report applies the same rule to the same streak.
+    newest = floor.get(f"/v1/me/sessions/{served[-1]['session_id']}", "member_a").json()
+    assert trend["see_a_professional"] == newest["see_a_professional"]
+    streak = newest["trend"]["liftoff_sessions_in_a_row"]
+    assert trend["liftoff_sessions_in_a_row"] == streak
+    two = floor.get("/v1/me/trend", "member_a", sessions=2).json()
+    assert two["sessions"] == served[-2:]
+    assert two["liftoff_sessions_in_a_row"] == streak  # counted past the two it shows
 
 
 def test_members_export_their_reps_as_csv(floor: Floor) -> None:
@@ -408,6 +443,8 @@ def test_acknowledging_twice_keeps_the_first_and_unknown_alerts_are_404(floor: F
     [
         ("/v1/reps", {"limit": "0"}, {}, "limit"),
         ("/v1/reps", {"limit": "many"}, {}, "limit"),
+        ("/v1/me/trend", {"sessions": str(MAX_SESSIONS + 1)}, {}, "sessions"),
+        ("/v1/me/trend", {"sessions": "0"}, {}, "sessions"),
         ("/v1/reps", {"fault": "bad_knees"}, {}, "fault"),
         ("/v1/reps", {"since": "yesterday"}, {}, "since"),
         ("/v1/alerts", {"severity": "urgent"}, {}, "severity"),
@@ -417,7 +454,8 @@ def test_acknowledging_twice_keeps_the_first_and_unknown_alerts_are_404(floor: F
 def test_invalid_parameters_are_422_saying_what_is_wrong(
     floor: Floor, path: str, params: dict[str, str], headers: dict[str, str], says: str
 ) -> None:
-    got = floor.api.get(path, params=params, headers={**floor.auth("staff"), **headers})
+    role = "member_a" if path.startswith("/v1/me") else "staff"
+    got = floor.api.get(path, params=params, headers={**floor.auth(role), **headers})
     assert got.status_code == 422
     assert says in got.text
 

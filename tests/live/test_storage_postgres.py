@@ -1,6 +1,6 @@
 """The same store on PostgreSQL: what the pipeline produced, written to SQLite and to a real
-PostgreSQL server, reads back the same through every read the API makes, kept to the gyms a
-staff token sees; and the migrations of tokens on both."""
+PostgreSQL server, reads back the same through every read the API makes (a member's trend among
+them), kept to the gyms a staff token sees; and the migrations of tokens on both."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from gymfloor.storage.models import AlertRecord, Member, Role
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, page_reps, stored_report_chunks
 from gymfloor.storage.schema import metadata
-from gymfloor.storage.sessions import page_sessions, session_history
+from gymfloor.storage.sessions import page_sessions, recent_session_figures, session_history
 from gymfloor.storage.tokens import authenticate, issue_token, page_tokens, revoke_token
 from tests.support.floor import two_gyms
 from tests.support.processes import PostgreSQL
@@ -148,6 +148,15 @@ def test_sessions_and_their_totals_read_back_the_same(
         return [s.model_dump(mode="json") for s in history]
 
     assert on_both(stores, newest_with_earlier) == sessions[:6]
+
+    def recent_figures(db: Any) -> Read:
+        return [p.model_dump(mode="json") for p in recent_session_figures(db, member, 3)]
+
+    figures = on_both(stores, recent_figures)
+    with_reps = [s for s in sessions if s["reps"]][:3]
+    assert [f["session_id"] for f in figures] == [s["session_id"] for s in with_reps]
+    assert [f["faults"] for f in figures] == [s["faults"] for s in with_reps]
+    assert [f["mean_rom_mm"] for f in figures] == [s["mean_rom_mm"] for s in with_reps]
 
 
 def test_machines_alerts_and_acknowledgements_read_back_the_same(

@@ -3,7 +3,7 @@ anonymous use, and imperfect delivery, all reproducible from a seed."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -15,9 +15,27 @@ from gymfloor.contract import (
     encode_payload,
 )
 from gymfloor_edge.simulator import Imperfections, Simulation, SimulationPlan, simulate
-from gymfloor_edge.simulator.members import Style, judge, plan_rep, random_member
+from gymfloor_edge.simulator.members import (
+    STYLE_WEIGHTS,
+    Style,
+    judge,
+    member_pool,
+    plan_rep,
+    random_member,
+)
 
 PLAN = SimulationPlan(seed=5, machines=4, visits=2)
+STYLE_FAULTS: dict[Style, set[Fault]] = {
+    Style.CLEAN: set(),
+    Style.LIFTOFF: {Fault.LUMBAR_LIFTOFF},
+    Style.EXCESS: {Fault.EXCESSIVE_ROM},
+    Style.LIFTOFF_AND_EXCESS: {Fault.LUMBAR_LIFTOFF, Fault.EXCESSIVE_ROM},
+    Style.FAST: {Fault.UNCONTROLLED_DESCENT},
+    Style.DROP: {Fault.UNCONTROLLED_DESCENT},
+    Style.FAST_AND_LIFTOFF: {Fault.UNCONTROLLED_DESCENT, Fault.LUMBAR_LIFTOFF},
+    Style.DROP_AND_EXCESS: {Fault.UNCONTROLLED_DESCENT, Fault.EXCESSIVE_ROM},
+    Style.ALL_THREE: set(Fault),
+}
 
 
 def test_the_same_seed_gives_the_same_recording() -> None:
@@ -69,18 +87,7 @@ def telemetry_of(simulation: Simulation) -> list[TelemetryPayload]:
 def test_every_style_yields_its_faults() -> None:
     rng = np.random.default_rng(0)
     member = random_member(rng, "m1")
-    expected = {
-        Style.CLEAN: set(),
-        Style.LIFTOFF: {Fault.LUMBAR_LIFTOFF},
-        Style.EXCESS: {Fault.EXCESSIVE_ROM},
-        Style.LIFTOFF_AND_EXCESS: {Fault.LUMBAR_LIFTOFF, Fault.EXCESSIVE_ROM},
-        Style.FAST: {Fault.UNCONTROLLED_DESCENT},
-        Style.DROP: {Fault.UNCONTROLLED_DESCENT},
-        Style.FAST_AND_LIFTOFF: {Fault.UNCONTROLLED_DESCENT, Fault.LUMBAR_LIFTOFF},
-        Style.DROP_AND_EXCESS: {Fault.UNCONTROLLED_DESCENT, Fault.EXCESSIVE_ROM},
-        Style.ALL_THREE: set(Fault),
-    }
-    for style, faults in expected.items():
+    for style, faults in STYLE_FAULTS.items():
         piece, truth = plan_rep(rng, member, 0.0, style)
         assert set(truth.faults) == faults, style
         assert truth.is_clear() and judge(piece) == truth
@@ -99,3 +106,37 @@ def test_labels_cover_sessions_and_anonymous_use() -> None:
     for machine in {label.machine_id for label in labels}:
         anonymous = [x.rep for x in labels if x.machine_id == machine and x.session_id is None]
         assert anonymous == list(range(1, len(anonymous) + 1))
+
+
+def test_recurring_members_follow_their_course_from_round_to_round() -> None:
+    plan = SimulationPlan(seed=7, machines=3, visits=10, members=3)
+    simulation = simulate(plan)
+    assert simulation.labels == simulate(plan).labels  # the same seed, the same courses
+    courses = {m.member_id: m.course for m in member_pool(plan.seed, plan.members)}
+    early: dict[str, list[bool]] = defaultdict(list)
+    late: dict[str, list[bool]] = defaultdict(list)
+    for label in simulation.labels:
+        if label.member_id is None:
+            continue
+        visit = int(str(label.session_id).rsplit("-", 1)[1])  # s-lp-01-7: round 7
+        if visit < 3:
+            early[label.member_id].append(bool(label.faults))
+        elif visit >= plan.visits - 3:
+            late[label.member_id].append(bool(label.faults))
+
+    def change(member_id: str) -> float:
+        return float(np.mean(late[member_id]) - np.mean(early[member_id]))
+
+    by_kind = {c.change_per_round: member for member, c in courses.items() if c is not None}
+    improving, holding, slipping = (by_kind[k] for k in sorted(by_kind))
+    assert change(improving) < -0.3
+    assert abs(change(holding)) < 0.2
+    assert change(slipping) > 0.15
+    for label in simulation.labels:  # whatever the course, each rep's truth is its style's
+        assert set(label.faults) == STYLE_FAULTS[Style(label.style)], label
+
+
+def test_one_off_visitors_keep_the_floors_mix_of_styles() -> None:
+    assert random_member(np.random.default_rng(0), "m1").course is None
+    visitor = random_member(np.random.default_rng(0), "m1")
+    assert visitor.style_weights(0) == visitor.style_weights(50) == STYLE_WEIGHTS

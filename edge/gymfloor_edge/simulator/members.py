@@ -2,12 +2,13 @@
 
 Every rep is drawn from a style (clean, or one fault or a mix), and its ground truth is the
 contract's rules applied to the noise-free signals. A rep whose truth would sit close to a
-threshold is drawn again, so that the labels are unambiguous.
+threshold is drawn again, so that the labels are unambiguous. A member who comes back follows a
+course: their share of faulty reps shrinks, holds or grows from one round of visits to the next.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -16,19 +17,6 @@ from gymfloor.contract import Fault
 from gymfloor_edge.simulator.motion import Descent, Piece, Tilt, movement
 
 TRUTH_HZ = 2000.0
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    member_id: str
-    top_mm: float  # sled position they start each rep from
-    travel_mm: float  # usual depth of a rep
-    tilt_depth_mm: float  # depth where the pelvis starts to tuck
-    baseline_kpa: float
-    sacral_kpa: float
-    eccentric_s: float  # usual descent time
-    concentric_s: float
-    top_pause_s: float
 
 
 class Style(Enum):
@@ -55,11 +43,85 @@ STYLE_WEIGHTS = {
     Style.ALL_THREE: 0.02,
 }
 
+FAULTY_SHARE_RANGE = (0.05, 0.85)
+"""However a course runs, some reps still go wrong and some still go right."""
+HABIT_WEIGHT = 4.0
+"""How much likelier a member's habitual fault is than the floor's mix would make it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """How a recurring member's form changes: the share of their reps with a fault, from round to
+    round of visits on the floor (the n-th visit of every machine makes round n), and the
+    fault they fall into most."""
+
+    faulty_share: float  # in the first round
+    change_per_round: float  # < 0: improving, 0: holding, > 0: slipping
+    habit: Style
+
+    def style_weights(self, floor_round: int) -> dict[Style, float]:
+        low, high = FAULTY_SHARE_RANGE
+        faulty = min(high, max(low, self.faulty_share + self.change_per_round * floor_round))
+        faults = {
+            style: weight * (HABIT_WEIGHT if style is self.habit else 1.0)
+            for style, weight in STYLE_WEIGHTS.items()
+            if style is not Style.CLEAN
+        }
+        total = sum(faults.values())
+        return {Style.CLEAN: 1.0 - faulty} | {
+            style: faulty * weight / total for style, weight in faults.items()
+        }
+
+
+COURSES = {
+    # (first round's faulty share, change per round), drawn in these ranges; members take them
+    # in turn, so that any pool of three or more has each.
+    "improving": ((0.55, 0.8), (-0.1, -0.06)),
+    "holding": ((0.3, 0.6), (0.0, 0.0)),
+    "slipping": ((0.25, 0.45), (0.03, 0.06)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    member_id: str
+    top_mm: float  # sled position they start each rep from
+    travel_mm: float  # usual depth of a rep
+    tilt_depth_mm: float  # depth where the pelvis starts to tuck
+    baseline_kpa: float
+    sacral_kpa: float
+    eccentric_s: float  # usual descent time
+    concentric_s: float
+    top_pause_s: float
+    course: Course | None = None  # None: a one-off visitor, with the floor's mix of styles
+
+    def style_weights(self, floor_round: int) -> dict[Style, float]:
+        return STYLE_WEIGHTS if self.course is None else self.course.style_weights(floor_round)
+
 
 def member_pool(seed: int, count: int) -> list[Member]:
-    """Members who come back: ids m-0001, m-0002, …, each with the same build on every visit."""
+    """Members who come back: ids m-0001, m-0002, …, each with the same build on every visit and
+    a course their form follows (improving, holding, slipping, in turn)."""
     rng = np.random.default_rng([seed, count])  # apart from the visits' own random stream
-    return [random_member(rng, f"m-{index + 1:04d}") for index in range(count)]
+    kinds = list(COURSES.values())
+    return [
+        replace(
+            random_member(rng, f"m-{index + 1:04d}"),
+            course=random_course(rng, *kinds[index % len(kinds)]),
+        )
+        for index in range(count)
+    ]
+
+
+def random_course(
+    rng: np.random.Generator, share: tuple[float, float], change: tuple[float, float]
+) -> Course:
+    faulty_styles = [style for style in STYLE_WEIGHTS if style is not Style.CLEAN]
+    return Course(
+        faulty_share=rng.uniform(*share),
+        change_per_round=rng.uniform(*change),
+        habit=faulty_styles[int(rng.integers(len(faulty_styles)))],
+    )
 
 
 def random_member(rng: np.random.Generator, member_id: str) -> Member:

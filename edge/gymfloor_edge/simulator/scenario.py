@@ -80,13 +80,16 @@ def script_machine(
     sets: tuple[int, int] = (1, 3),
     first_visit: int = 0,
     members: Sequence[Member] = (),
+    rounds_before: int = 0,
 ) -> MachineScript:
-    """`members`: who may visit; with none, every visit is by a new member."""
+    """`members`: who may visit; with none, every visit is by a new member. `rounds_before`:
+    the visits this machine had before this script since the floor opened; a recurring
+    member's form follows the rounds (see `Course`)."""
     rest_mm = float(rng.uniform(0.0, 10.0))
     script = MachineScript(
         machine_id, Timeline([], [], [], rest_mm), bool(rng.random() < 0.7), sacral_kpa=[]
     )
-    styles, weights = list(STYLE_WEIGHTS), np.array(list(STYLE_WEIGHTS.values()))
+    styles = list(STYLE_WEIGHTS)
     t = t0 + rng.uniform(1.0, 5.0)
     anonymous_reps = 0
     for visit in range(first_visit, first_visit + visits):
@@ -96,6 +99,8 @@ def script_machine(
             member = random_member(rng, f"m-{machine_id}-{visit}")
         checked_in = rng.random() < 0.8
         session_id = f"s-{machine_id}-{visit}" if checked_in else None
+        by_style = member.style_weights(rounds_before + visit - first_visit)
+        weights = np.array([by_style[style] for style in styles])
         load = float(rng.choice([60, 80, 100, 120, 140, 160, 200]))
         if session_id is not None:
             t = _check_in(rng, script, t, session_id, member, load)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from gymfloor.coaching import SEE_A_PROFESSIONAL, session_advice
+from gymfloor.coaching import KEY_CUES, SEE_A_PROFESSIONAL, liftoff_streak, session_advice
 from gymfloor.contract import Fault, RepReport
 from gymfloor.storage.models import SHARE_DIGITS, SessionSummary
 
@@ -25,7 +25,8 @@ class Trend(BaseModel):
         description="the same share over the earlier sessions' reps; null without any"
     )
     liftoff_sessions_in_a_row: int = Field(
-        description="this session and those just before it that all showed lumbar lift-off"
+        description="this session and those just before it that all showed lumbar lift-off "
+        "(sessions without reps left out)"
     )
     verdict: Literal["first session", "better", "steady", "worse"]
 
@@ -34,7 +35,13 @@ class SessionReport(BaseModel):
     session: SessionSummary
     reps: list[RepReport] = Field(description="oldest first, as in contract section 4")
     trend: Trend
-    coaching: list[str] = Field(description="advice, most specific first; empty after clean reps")
+    coaching: list[str] = Field(
+        description="advice, what matters most first (docs/API.md); empty after clean reps"
+    )
+    key_cues: int = Field(
+        description="how many of the first pieces of advice matter most, the advice to see a "
+        "professional aside; the rest can wait"
+    )
     see_a_professional: bool = Field(
         description="lift-off keeps coming back: have a physiotherapist or physician look"
     )
@@ -45,21 +52,19 @@ def session_report(
 ) -> SessionReport:
     trend = _trend(session, earlier)
     coaching = session_advice(reps, trend.liftoff_sessions_in_a_row)
+    professional = SEE_A_PROFESSIONAL in coaching
     return SessionReport(
         session=session,
         reps=list(reps),
         trend=trend,
         coaching=coaching,
-        see_a_professional=SEE_A_PROFESSIONAL in coaching,
+        key_cues=min(KEY_CUES, len(coaching) - professional),
+        see_a_professional=professional,
     )
 
 
 def _trend(session: SessionSummary, earlier: Sequence[SessionSummary]) -> Trend:
-    streak = 0
-    for summary in [session, *earlier]:
-        if not summary.faults[Fault.LUMBAR_LIFTOFF]:
-            break
-        streak += 1
+    streak = liftoff_streak((s.reps, s.faults[Fault.LUMBAR_LIFTOFF]) for s in [session, *earlier])
     share = _faulty_share([session])
     earlier_share = _faulty_share(earlier)
     verdict: Literal["first session", "better", "steady", "worse"]

@@ -48,6 +48,20 @@ class SessionSummary(_Record):
     min_lumbar_ratio: float | None
 
 
+class SessionTrendPoint(_Record):
+    """One session in a member's trend: its averages, and the share of its reps with each fault."""
+
+    gym_id: str
+    machine_id: str
+    session_id: str
+    t_start: float
+    reps: int
+    faults: dict[Fault, int] = Field(description="reps showing each fault")
+    fault_shares: dict[Fault, float] = Field(description="share of the reps showing each fault")
+    mean_rom_mm: float
+    mean_eccentric_s: float
+
+
 class OpenSession(_Record):
     session_id: str
     member_id: str | None

@@ -1,15 +1,35 @@
-"""Reading sessions: a member's list, one session, and the sessions before it (for trends)."""
+"""Reading sessions: a member's list, one session, the sessions before it, and a member's
+recent sessions in figures (for trends)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, case, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
 
 from gymfloor.contract import Fault
 from gymfloor.storage import schema
-from gymfloor.storage.models import MM_DIGITS, SECONDS_DIGITS, SHARE_DIGITS, SessionSummary
+from gymfloor.storage.models import (
+    MM_DIGITS,
+    SECONDS_DIGITS,
+    SHARE_DIGITS,
+    SessionSummary,
+    SessionTrendPoint,
+)
 from gymfloor.storage.pagination import Page, keyset, page
 
 _sessions, _reps = schema.sessions, schema.reps
@@ -62,6 +82,67 @@ def session_history(
     return [summaries[_key(row)] for row in rows]
 
 
+def recent_session_figures(db: Connection, member_id: str, count: int) -> list[SessionTrendPoint]:
+    """The member's last `count` sessions that have reps, newest first, each summed up in SQL
+    (one query, whatever the number of reps)."""
+    return [
+        SessionTrendPoint(
+            gym_id=row.gym_id,
+            machine_id=row.machine_id,
+            session_id=row.session_id,
+            t_start=row.t_start,
+            reps=row.reps,
+            faults={fault: row[f"{fault.value}_reps"] for fault in Fault},
+            fault_shares={
+                fault: round(float(row[f"{fault.value}_share"]), SHARE_DIGITS) for fault in Fault
+            },
+            mean_rom_mm=round(float(row.mean_rom_mm), MM_DIGITS),
+            mean_eccentric_s=round(float(row.mean_eccentric_s), SECONDS_DIGITS),
+        )
+        for row in db.execute(_RECENT_FIGURES, {"member_id": member_id, "count": count}).mappings()
+    ]
+
+
+def _recent_figures_query() -> Select[Any]:
+    s, r = _sessions.c, _reps.c
+    member: BindParameter[str] = bindparam("member_id")
+    recent = (
+        select(s.gym_id, s.machine_id, s.session_id, s.t_start)
+        .where(s.member_id == member, exists().where(_their_reps(s, member)))
+        .order_by(*(column.desc() for column in _ORDER))
+        .limit(bindparam("count"))
+        .subquery()
+    )
+    flags = [r[fault.value] for fault in Fault]
+    keys = (recent.c.gym_id, recent.c.machine_id, recent.c.session_id, recent.c.t_start)
+    return (
+        select(
+            *keys,
+            func.count().label("reps"),
+            *(_count_true(flag).label(f"{flag.name}_reps") for flag in flags),
+            # AVG over 0/1 is the share, computed where the reps are.
+            *(func.avg(case((flag, 1.0), else_=0.0)).label(f"{flag.name}_share") for flag in flags),
+            func.avg(r.rom_mm).label("mean_rom_mm"),
+            func.avg(r.eccentric_s).label("mean_eccentric_s"),
+        )
+        .select_from(recent)
+        .join(_reps, _their_reps(recent.c, member))
+        .group_by(*keys)
+        .order_by(*(column.desc() for column in keys[3:] + keys[:3]))
+    )
+
+
+def _their_reps(session: Any, member: BindParameter[str]) -> ColumnElement[bool]:
+    """The condition that a rep is one of the session's, by the member."""
+    r = _reps.c
+    return and_(
+        r.gym_id == session.gym_id,
+        r.machine_id == session.machine_id,
+        r.session_id == session.session_id,
+        r.member_id == member,
+    )
+
+
 def _key(row: Any) -> tuple[str, str, str]:
     return (row.gym_id, row.machine_id, row.session_id)
 
@@ -96,6 +177,7 @@ def _count_true(condition: Any) -> Any:
 
 # Built once: building it anew on every call cost more than SQLite took to run it.
 _SUMMARY = _summary_query()
+_RECENT_FIGURES = _recent_figures_query()
 
 
 def _summarise(

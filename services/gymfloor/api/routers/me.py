@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from gymfloor.api.deps import (
@@ -23,6 +23,7 @@ from gymfloor.api.deps import (
     Until,
     get_store,
 )
+from gymfloor.api.member_trend import DEFAULT_SESSIONS, MAX_SESSIONS, MemberTrend, member_trend
 from gymfloor.api.pages import stored_json_page
 from gymfloor.api.session_report import EARLIER_SESSIONS, SessionReport, session_report
 from gymfloor.contract import Fault, RepReport
@@ -31,7 +32,7 @@ from gymfloor.storage.members import get_member
 from gymfloor.storage.models import Member, SessionSummary
 from gymfloor.storage.pagination import Page
 from gymfloor.storage.reps import RepFilter, all_reps, page_reps, stored_report_chunks
-from gymfloor.storage.sessions import page_sessions, session_history
+from gymfloor.storage.sessions import page_sessions, recent_session_figures, session_history
 
 router = APIRouter(prefix="/v1/me", tags=["member"])
 
@@ -120,6 +121,24 @@ def my_session(token: MemberToken, db: ReadDb, session_id: PathId) -> SessionRep
     )
     reps = list(all_reps(db, where))
     return session_report(session, reps, earlier)
+
+
+@router.get("/trend", response_model=MemberTrend)
+def my_trend(
+    token: MemberToken,
+    db: ReadDb,
+    sessions: Annotated[
+        int, Query(ge=1, le=MAX_SESSIONS, description="how many recent sessions, with reps")
+    ] = DEFAULT_SESSIONS,
+) -> MemberTrend:
+    """The member's recent sessions in figures (depth, descent time, share of reps with each
+    fault), oldest first, what changed across them in one sentence, and whether lift-off that
+    persists calls for a professional."""
+    assert token.member_id is not None
+    # The lift-off streak looks at least as far back as a session's report does, however few
+    # sessions the chart shows.
+    wanted = max(sessions, 1 + EARLIER_SESSIONS)
+    return member_trend(recent_session_figures(db, token.member_id, wanted), sessions)
 
 
 def _csv(chunks: Iterator[list[str]]) -> Iterator[str]:
