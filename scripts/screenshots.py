@@ -4,7 +4,8 @@ A simulated floor like the demo's (its gym, seed and members) goes through the r
 ending now, into a store of its own; `gymfloor api` serves it, and Debian's chromium, driven by
 Playwright as in the browser tests, signs in with a staff and a member token:
 
-    .venv/bin/python scripts/screenshots.py            # docs/img/board.png and report.png
+    .venv/bin/python scripts/screenshots.py            # docs/img/board.png, report.png and
+                                                       # report-trend.png
     .venv/bin/python scripts/screenshots.py report     # one page only
 """
 
@@ -82,8 +83,14 @@ def main() -> int:
                     page.wait_for_selector(".alert")
                 path = args.out / f"{name}.png"
                 page.screenshot(path=str(path), animations="disabled")
+                shots = [path]
+                if name == "report":  # the trend lies below the fold: a picture of its own
+                    page.wait_for_selector("#progress-faults canvas")
+                    shots.append(args.out / "report-trend.png")
+                    page.locator("#progress").screenshot(path=str(shots[-1]), animations="disabled")
                 page.close()
-                print(f"{path}: {path.stat().st_size // 1024} kB")
+                for shot in shots:
+                    print(f"{shot}: {shot.stat().st_size // 1024} kB")
     return 0
 
 
