@@ -21,6 +21,7 @@ from gymfloor.settings_names import any_setting_in_environment, known_level
 if TYPE_CHECKING:
     from gymfloor.analyze import AnalysisCounts
     from gymfloor.cli.common import Subparsers
+    from gymfloor.decode_ahead import Skipped
     from gymfloor.detector import Detector
     from gymfloor.settings import Settings
 
@@ -89,7 +90,8 @@ def run(args: argparse.Namespace, settings: AnalysisSettings | Settings) -> int:
 
         counts = AnalysisCounts()
         sink = stack.enter_context(output(args.output))
-        write_decoded(decoded, sink, detector, _skip_logger(counts), counts)
+        name = "stdin" if str(args.recording) == "-" else str(args.recording)
+        write_decoded(decoded, sink, detector, _skip_logger(name, counts), counts)
     log.info(
         "analysed %d lines: %d messages, %d skipped, %d rep reports",
         counts.lines,
@@ -119,10 +121,14 @@ def _loaded_detector(config: DetectorConfig) -> Detector:
         gc.enable()
 
 
-def _skip_logger(counts: AnalysisCounts) -> Callable[[int, str], None]:
-    def on_skip(line_no: int, reason: str) -> None:
+def _skip_logger(name: str, counts: AnalysisCounts) -> Callable[[int, Skipped], None]:
+    """Logs a skipped line as `rec.jsonl, line 51, column 60 skipped: reason`: the recording's
+    own line and column, which an editor can go to."""
+
+    def on_skip(line_no: int, skipped: Skipped) -> None:
         if counts.skipped <= SKIPS_LOGGED:
-            log.warning("line %d skipped: %s", line_no, reason)
+            column = "" if skipped.column is None else f", column {skipped.column}"
+            log.warning("%s, line %d%s skipped: %s", name, line_no, column, skipped.reason)
         if counts.skipped == SKIPS_LOGGED:
             log.warning("further skipped lines are only counted")
 

@@ -23,7 +23,7 @@ def add_parser(subparsers: Subparsers) -> None:
         run,
         help="capture live traffic to a recording",
         description="Write the machines' telemetry, session and status messages, as received, "
-        "to a recording (JSON Lines, contract section 6) until Ctrl-C, SIGTERM or --count.",
+        "to a recording (JSON Lines, docs/CONTRACT.md section 6) until Ctrl-C, SIGTERM or --count.",
     )
     record.add_argument("-o", "--output", type=Path, help="recording file (default: stdout)")
     record.add_argument("--count", type=int, help="stop after this many messages")
@@ -42,7 +42,10 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     replay.add_argument("recording", type=recording, help="recording file, or - for stdin")
     replay.add_argument(
-        "--speed", type=float, default=1.0, help="1 real time, 10 ten times faster, 0 at once"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="1 real time, 10 ten times faster, 0 at once (default: %(default)s)",
     )
     add_mqtt_flags(replay)
 
