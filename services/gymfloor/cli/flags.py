@@ -43,15 +43,24 @@ def setting_flag(
     """`flag` overrides the setting at path `setting`. Its help ends with the setting's
     environment variable and its default: the settings' own, looked up only when the help is
     shown, or `default` for a command that does without the setting when it is not given."""
-    action = group.add_argument(
+    group.add_argument(
         flag,
         dest=SETTING + setting,
         metavar=kwargs.pop("metavar", flag.lstrip("-").replace("-", "_").upper()),
+        # argparse fills a help's %(name)s from the action's attributes.
         help=f"{help} (env {env_var(setting)}; default: %(shown_default)s)",
+        action=_SettingAction,
+        shown_default=default or _SettingDefault(setting),
         **kwargs,
     )
-    # argparse fills a help's %(name)s from the action's attributes.
-    action.shown_default = default or _SettingDefault(setting)  # type: ignore[attr-defined]
+
+
+class _SettingAction(argparse._StoreAction):
+    """A flag that stands for a setting; `shown_default` is its default as its help shows it."""
+
+    def __init__(self, *args: Any, shown_default: object, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shown_default = shown_default
 
 
 class _SettingDefault:
