@@ -34,6 +34,12 @@ from tests.support.processes import GYMFLOOR, gymfloor
             "invalid setting: api.port: Input should be less than or equal to 65535",
         ),
         (
+            ["api", "--port", "70000", "--workers", "0"],
+            {},
+            "invalid setting: api.port: Input should be less than or equal to 65535; "
+            "api.workers: Input should be greater than or equal to 1",
+        ),
+        (
             ["ingest"],
             {"GYMFLOOR_INGEST__TRACE_HZ": "0"},
             "invalid GYMFLOOR_* environment variable: ingest.trace_hz",
