@@ -106,6 +106,7 @@ def test_analyze_imports_none_of_the_live_commands_libraries(tmp_path: Path) -> 
     ("args", "command"),
     [
         (["analyze", "-", "--bogus", "x"], "analyze"),
+        (["analyze", "--bogus", "x"], "analyze"),  # x is missing too: the flag comes first
         (["analyze", "--bogus", "-"], "analyze"),
         (["machines", "add", "g1", "lp-03", "--nope"], "machines add"),
         (["tokens", "issue", "--role", "admin", "--nope"], "tokens issue"),

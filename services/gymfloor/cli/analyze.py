@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, field_validator
 
 from gymfloor.cli.common import add_command, log, output
-from gymfloor.cli.flags import add_detector_flags, read_settings, recording
+from gymfloor.cli.flags import STDIN, add_detector_flags, check_recording, read_settings
 from gymfloor.detector.config import DetectorConfig
 from gymfloor.logs import LogFormat
 from gymfloor.settings_names import any_setting_in_environment, known_level
@@ -65,7 +65,7 @@ def add_parser(subparsers: Subparsers) -> None:
         "report per line. Lines that are not valid messages are reported on stderr with "
         "their line number and skipped.",
     )
-    command.add_argument("recording", type=recording, help="recording file, or - for stdin")
+    command.add_argument("recording", type=Path, help="recording file, or - for stdin")
     command.add_argument("-o", "--output", type=Path, help="reports file (default: stdout)")
     add_detector_flags(command)
 
@@ -73,8 +73,9 @@ def add_parser(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace, settings: AnalysisSettings | Settings) -> int:
     from gymfloor.decode_ahead import can_decode_ahead, decoded_ahead, decoded_here, messages
 
+    check_recording(args.recording)
     with ExitStack() as stack:
-        if str(args.recording) == "-":
+        if args.recording == STDIN:
             source, size = sys.stdin.buffer, 0
         else:
             source = stack.enter_context(args.recording.open("rb"))
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace, settings: AnalysisSettings | Settings) -> int:
 
         counts = AnalysisCounts()
         sink = stack.enter_context(output(args.output))
-        name = "stdin" if str(args.recording) == "-" else str(args.recording)
+        name = "stdin" if args.recording == STDIN else str(args.recording)
         write_decoded(decoded, sink, detector, _skip_logger(name, counts), counts)
     log.info(
         "analysed %d lines: %d messages, %d skipped, %d rep reports",

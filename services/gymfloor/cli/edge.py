@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gymfloor.cli.common import UsageError, add_command, stop_on_signals
-from gymfloor.cli.flags import add_mqtt_flags, add_store_flags, recording, setting_flag
+from gymfloor.cli.flags import add_mqtt_flags, add_store_flags, check_recording, setting_flag
 from gymfloor.contract import ID_PATTERN, MachineKey
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def add_parser(subparsers: Subparsers) -> None:
         f"(default: {DEFAULT_SEED})",
     )
     source.add_argument(
-        "--replay", type=recording, metavar="FILE", help="play one machine of a recording"
+        "--replay", type=Path, metavar="FILE", help="play one machine of a recording"
     )
     source.add_argument(
         "--driver", metavar="MODULE:FACTORY", help="a vendor's driver: FACTORY() returns it"
@@ -100,6 +100,7 @@ def _driver(args: argparse.Namespace, machine_id: str) -> SensorDriver:
     from gymfloor_edge.sources import recording_driver, simulated_driver
 
     if args.replay:
+        check_recording(args.replay)
         try:
             return recording_driver(args.replay, machine_id, args.speed)
         except LookupError as exc:

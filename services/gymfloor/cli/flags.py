@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
 
+from gymfloor.cli.common import UsageError
 from gymfloor.contract import ID_PATTERN
 from gymfloor.detector.config import DetectorConfig
 from gymfloor.settings_names import SHOWN_DEFAULT, env_var
@@ -208,15 +209,19 @@ def identifier(value: str) -> str:
     return value
 
 
-def recording(value: str) -> Path:
-    """An argument type: a recording to read, which must be a file this process can read;
-    - is stdin."""
-    path = Path(value)
-    if value == "-":
-        return path
+STDIN = Path("-")
+"""A recording argument that reads stdin."""
+
+
+def check_recording(path: Path) -> None:
+    """Raise a UsageError saying why the recording at `path` cannot be read, if it cannot.
+    Called by the command rather than as the argument's type, which argparse would check
+    before it reports a flag the command does not know."""
+    if path == STDIN:
+        return
     try:
         with path.open("rb"):
-            return path
+            return
     except FileNotFoundError:
         problem = "no such file"
     except IsADirectoryError:
@@ -225,4 +230,4 @@ def recording(value: str) -> Path:
         problem = "cannot be read: permission denied"
     except OSError as exc:
         problem = f"cannot be read: {exc.strerror}"
-    raise argparse.ArgumentTypeError(f"{value}: {problem}")
+    raise UsageError(f"{path}: {problem}")
