@@ -45,7 +45,7 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class SessionChange:
-    """A check-in, load change or check-out (contract section 3)."""
+    """A check-in, load change or check-out (docs/CONTRACT.md section 3)."""
 
     event: Literal["start", "load", "end"]
     t: float

@@ -31,18 +31,18 @@ class AnalysisCounts:
 def analyze(
     lines: Iterable[bytes],
     detector: Detector,
-    on_skip: Callable[[int, str], None],
+    on_skip: Callable[[int, Skipped], None],
     counts: AnalysisCounts | None = None,
 ) -> Iterator[RepReport]:
     """Yield the rep reports of a recording, in the order the reps complete. A line that is
-    not a valid message goes to `on_skip(line_no, reason)` and the rest is still analysed."""
+    not a valid message goes to `on_skip(line_no, skipped)` and the rest is still analysed."""
     return analyze_decoded(decoded_here(lines), detector, on_skip, counts)
 
 
 def analyze_decoded(
     messages: Iterable[tuple[int, MachineKey | None, Decoded]],
     detector: Detector,
-    on_skip: Callable[[int, str], None],
+    on_skip: Callable[[int, Skipped], None],
     counts: AnalysisCounts | None = None,
 ) -> Iterator[RepReport]:
     """`analyze` of a recording decoded by `gymfloor.decode_ahead`: here (`decoded_here`) or
@@ -59,7 +59,7 @@ def analyze_decoded(
             outputs = detector.session(key, decoded)
         elif isinstance(decoded, Skipped):
             counts.skipped += 1
-            on_skip(line_no, decoded.reason)
+            on_skip(line_no, decoded)
             continue
         else:
             outputs = []
@@ -75,7 +75,7 @@ def write_reports(
     lines: Iterable[bytes],
     sink: IO[str],
     detector: Detector,
-    on_skip: Callable[[int, str], None],
+    on_skip: Callable[[int, Skipped], None],
     counts: AnalysisCounts | None = None,
 ) -> AnalysisCounts:
     """All of `gymfloor analyze` but choosing the files and reporting: the rep reports of a
@@ -87,7 +87,7 @@ def write_decoded(
     messages: Iterable[tuple[int, MachineKey | None, Decoded]],
     sink: IO[str],
     detector: Detector,
-    on_skip: Callable[[int, str], None],
+    on_skip: Callable[[int, Skipped], None],
     counts: AnalysisCounts | None = None,
 ) -> AnalysisCounts:
     """`write_reports` of a recording already decoded, e.g. ahead, in another process. For a

@@ -54,9 +54,10 @@ about 40 MiB (enough for the whole of a 25 MB recording, decoded while the kerne
 
 
 class Skipped(NamedTuple):
-    """A line that is not a valid message, and why."""
+    """A line that is not a valid message, why, and where on the line if that is known."""
 
     reason: str
+    column: int | None = None
 
 
 Decoded = TelemetryBatch | SessionPayload | Skipped | None
@@ -101,7 +102,7 @@ def decoded_lines(lines: Iterable[bytes]) -> Iterator[Line]:
         try:
             message = decode_line(raw)
         except ContractError as exc:
-            yield line_no, None, Skipped(exc.reason)
+            yield line_no, None, Skipped(exc.reason, exc.column)
             continue
         if message is None:  # a blank line
             continue

@@ -20,11 +20,20 @@ from gymfloor.ingest.config import AlertPolicyConfig, IngestConfig
 from gymfloor.ingest.jetstream.config import NatsConfig, parse_servers
 from gymfloor.logs import LogFormat
 from gymfloor.mqtt.config import MqttOptions, parse_mqtt_url
-from gymfloor.settings_names import ENV_NESTING, ENV_PREFIX, env_var, known_level
+from gymfloor.settings_names import (
+    ENV_NESTING,
+    ENV_PREFIX,
+    SHOWN_DEFAULT,
+    env_var,
+    known_level,
+)
 from gymfloor.storage.timeseries.config import InfluxConfig
 from gymfloor_edge.config import EdgeConfig
 
 __all__ = ["ENV_NESTING", "ENV_PREFIX", "Settings", "env_var"]
+
+STORE_FILE = "gymfloor.db"
+"""The SQLite store's file in the data directory, unless GYMFLOOR_DB_URL names a store."""
 
 
 class Settings(BaseSettings):
@@ -42,7 +51,9 @@ class Settings(BaseSettings):
         Path("gymfloor-data"), description="where the store, journal and outboxes live"
     )
     db_url: str | None = Field(
-        None, description="operational store (default: sqlite:///DATA_DIR/gymfloor.db)"
+        None,
+        description="operational store (default: a SQLite file in the data directory)",
+        json_schema_extra={SHOWN_DEFAULT: f"sqlite:///DATA_DIR/{STORE_FILE}"},
     )
     mqtt_url: str = Field("mqtt://localhost:1883", description="mqtt://host:port or mqtts://…")
     mqtt_username: str | None = None
@@ -103,7 +114,7 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        return self.db_url or f"sqlite:///{self.data_dir / 'gymfloor.db'}"
+        return self.db_url or f"sqlite:///{self.data_dir / STORE_FILE}"
 
     @property
     def mqtt(self) -> MqttOptions:

@@ -9,6 +9,9 @@ import os
 
 ENV_PREFIX = "GYMFLOOR_"
 ENV_NESTING = "__"
+SHOWN_DEFAULT = "shown_default"
+"""The key, in a setting's `json_schema_extra`, of how its help shows a default that is not a
+plain value (a default worked out from other settings)."""
 
 
 def env_var(setting: str) -> str:

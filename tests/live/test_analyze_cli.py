@@ -10,11 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import select
 
 from gymfloor.analyze import write_reports
-from gymfloor.contract import Fault
+from gymfloor.contract import Fault, TelemetryPayload
 from gymfloor.detector import Detector
 from gymfloor.storage import schema
 from gymfloor.storage.sessions import recent_session_figures
@@ -112,12 +113,16 @@ def test_malformed_lines_are_reported_by_number_and_skipped(
     clean = gymfloor("analyze", str(recording[0]))
     done = gymfloor("analyze", str(bad))
     assert done.returncode == 0
-    assert "line 6 skipped: not JSON" in done.stderr
-    assert "line 10 skipped: gymfloor/v1/g1/lp-01/telemetry: seq: Missing required field" in (
-        done.stderr
-    )
-    assert "line 13 skipped: not a JSON object" in done.stderr
-    assert "line 16 skipped: elsewhere/x" in done.stderr
+    assert f"{bad}, line 6, column 2 skipped: not JSON: Expecting property name" in done.stderr
+    # Every field's problem, not the first alone.
+    missing = [f.name for f in msgspec.structs.fields(TelemetryPayload) if f.required][1:]
+    assert len(missing) > 1  # beyond v, which the line has
+    assert (
+        f"{bad}, line 10 skipped: gymfloor/v1/g1/lp-01/telemetry: "
+        + "; ".join(f"{name}: Missing required field" for name in missing)
+    ) in done.stderr
+    assert f"{bad}, line 13 skipped: not a JSON object" in done.stderr
+    assert f"{bad}, line 16 skipped: elsewhere/x" in done.stderr
     assert "4 skipped" in done.stderr
     assert done.stdout == clean.stdout  # the rest is analysed as before
 
@@ -143,12 +148,32 @@ def test_on_one_core_the_command_decodes_itself_and_writes_the_same(
     )
     assert both.returncode == one.returncode == 0, one.stderr
     assert one.stdout == both.stdout and one.stdout.count("\n") > 0
-    assert "line 8 skipped: not JSON" in one.stderr and "line 8 skipped: not JSON" in both.stderr
+    skipped = "stdin, line 8, column 2 skipped: not JSON"
+    assert skipped in one.stderr and skipped in both.stderr
 
 
-def test_a_missing_recording_is_a_clear_error(tmp_path: Path) -> None:
-    done = gymfloor("analyze", str(tmp_path / "nope.jsonl"))
-    assert done.returncode == 2 and "no such recording" in done.stderr
+def test_a_line_that_is_not_json_is_placed_by_the_recordings_own_line_and_column(
+    recording: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The reader's error is about the line alone: its line 1, or its line 2 when the line
+    break itself is what is wrong. The message names the recording's line and column."""
+    lines = recording[0].read_text().splitlines()
+    cut = lines[50][:-7]  # the payload's object never closed: the line ends too soon
+    lines[50] = cut
+    bad = tmp_path / "cut.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    done = gymfloor("analyze", str(bad))
+    assert done.returncode == 0, done.stderr
+    assert f"{bad}, line 51, column {len(cut) + 1} skipped: not JSON: " in done.stderr
+    assert "line 2" not in done.stderr and "line 1 column" not in done.stderr
+
+
+def test_a_recording_that_is_not_a_readable_file_is_named_so(tmp_path: Path) -> None:
+    missing = gymfloor("analyze", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and f"{tmp_path / 'nope.jsonl'}: no such file" in missing.stderr
+    folder = gymfloor("analyze", str(tmp_path))
+    assert folder.returncode == 2
+    assert f"{tmp_path}: is a directory, not a recording file" in folder.stderr
 
 
 def test_thresholds_come_from_flags_and_environment(recording: tuple[Path, Path]) -> None:

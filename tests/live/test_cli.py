@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import re
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.processes import gymfloor
+from gymfloor.cli import parser
+from gymfloor.cli.flags import SETTING
+from gymfloor.settings import Settings
+from tests.support.processes import GYMFLOOR, gymfloor
 
 
 @pytest.mark.parametrize(
@@ -23,6 +32,12 @@ from tests.support.processes import gymfloor
             ["api", "--port", "70000"],
             {},
             "invalid setting: api.port: Input should be less than or equal to 65535",
+        ),
+        (
+            ["api", "--port", "70000", "--workers", "0"],
+            {},
+            "invalid setting: api.port: Input should be less than or equal to 65535; "
+            "api.workers: Input should be greater than or equal to 1",
         ),
         (
             ["ingest"],
@@ -51,7 +66,7 @@ from tests.support.processes import gymfloor
             "--gym and --all-gyms are for --role staff only",
         ),
         (["edge", "--gym", "g 1"], {}, "gym id 'g 1' must match"),
-        (["edge", "--replay", "missing.jsonl"], {}, "no such recording: missing.jsonl"),
+        (["edge", "--replay", "missing.jsonl"], {}, "missing.jsonl: no such file"),
     ],
 )
 def test_invalid_input_is_refused_before_anything_is_created(
@@ -85,3 +100,135 @@ def test_analyze_imports_none_of_the_live_commands_libraries(tmp_path: Path) -> 
         check=True,
     )
     assert not set(LIVE_LIBRARIES) & set(done.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["analyze", "-", "--bogus", "x"], "analyze"),
+        (["analyze", "--bogus", "x"], "analyze"),  # x is missing too: the flag comes first
+        (["analyze", "--bogus", "-"], "analyze"),
+        (["machines", "add", "g1", "lp-03", "--nope"], "machines add"),
+        (["tokens", "issue", "--role", "admin", "--nope"], "tokens issue"),
+        (["check", "api", "--nope"], "check api"),
+        (["--log-level", "INFO", "demo", "--nope"], "demo"),
+    ],
+)
+def test_a_flag_a_command_does_not_know_is_refused_with_that_commands_usage(
+    args: list[str], command: str, tmp_path: Path
+) -> None:
+    done = gymfloor(*args, env={"GYMFLOOR_DATA_DIR": str(tmp_path / "data")}, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"usage: gymfloor {command} ")  # not the top-level usage
+    unknown = [arg for arg in args if arg in ("--bogus", "--nope")]
+    assert f"gymfloor {command}: error: unrecognized arguments: {unknown[0]}" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before anything was created
+
+
+def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command run by a user other than root, whom no file mode stops."""
+    if os.geteuid() != 0:
+        return gymfloor(*args)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    return subprocess.run(
+        [*nobody, GYMFLOOR, *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["analyze"], ["replay"], ["edge", "--machine", "lp-01", "--replay"]]
+)
+def test_a_recording_that_cannot_be_read_is_named_with_the_reason(command: list[str]) -> None:
+    # Not pytest's tmp_path, which only root may enter: the file's own mode must be the reason.
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        unreadable = Path(folder, "locked.jsonl")
+        unreadable.write_text("")
+        unreadable.chmod(0o000)
+        for path, problem, run in [
+            (Path(folder, "nope.jsonl"), "no such file", gymfloor),
+            (Path(folder), "is a directory, not a recording file", gymfloor),
+            (unreadable, "cannot be read: permission denied", _as_nobody),
+        ]:
+            done = run(*command, str(path))
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.startswith(f"usage: gymfloor {command[0]} ")
+            assert f"{path}: {problem}" in done.stderr
+        unreadable.chmod(0o644)  # the same file readable: it passes, and the bad flag is next
+        done = _as_nobody(*command, str(unreadable), "--bogus")
+        assert done.returncode == 2 and "unrecognized arguments: --bogus" in done.stderr
+
+
+def _commands(
+    command: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command and action of the command line, with its parser."""
+    yield path, command
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def _setting_default(settings: Settings, setting: str) -> Any:
+    """What a setting is when nothing sets it, in the form the help shows it."""
+    if setting == "db_url":  # worked out from the data directory
+        return Settings(data_dir=Path("DATA_DIR")).store_url
+    value: Any = settings
+    for part in setting.split("."):
+        value = getattr(value, part)
+    return "none" if value is None else value
+
+
+def _flag_entries(help_text: str) -> dict[str, str]:
+    """Each flag's entry in a help text, its lines joined (argparse wraps them anywhere)."""
+    entries: dict[str, str] = {}
+    entry: list[str] = []
+    for line in [*help_text.splitlines(), ""]:
+        if line.startswith("    ") and entry:
+            entry.append(line.strip())
+            continue
+        if entry:
+            text = " ".join(entry)
+            for flag in re.findall(r"(?:^|, )(-[-\w]+)", text):
+                entries[flag] = text
+        entry = [line.strip()] if re.match(r"  -", line) else []
+    return entries
+
+
+OWN_DEFAULTS = {
+    ("demo", "mqtt_url"): "an embedded broker on a free port",
+    ("demo", "data_dir"): "a new temporary directory, deleted on exit",
+}
+"""Settings a command does without when they are not given (the demo brings its own)."""
+
+
+def test_every_help_shows_the_true_default_of_every_flag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("GYMFLOOR_"):
+            monkeypatch.delenv(name)
+    settings = Settings()
+    checked = 0
+    for path, command in _commands(parser()):
+        done = gymfloor(*path, "--help")
+        assert done.returncode == 0, done.stderr
+        entries = _flag_entries(done.stdout)
+        for action in command._actions:
+            if not action.option_strings or action.help in (None, argparse.SUPPRESS):
+                continue
+            flag = action.option_strings[-1]
+            if action.dest.startswith(SETTING):
+                setting = action.dest.removeprefix(SETTING)
+                own = OWN_DEFAULTS.get((" ".join(path), setting))
+                default = own or _setting_default(settings, setting)
+            elif action.default not in (None, False, [], argparse.SUPPRESS):
+                default = action.default
+            else:
+                continue
+            shown = re.search(r"default: ([^;)]+)", entries[flag])
+            assert shown is not None, (path, flag, entries[flag])
+            assert shown[1].rstrip(". ") == " ".join(str(default).split()), (path, flag)
+            checked += 1
+    assert checked > 60  # every command's flags, the detector's many among them

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -168,6 +169,12 @@ def test_ingest_tracks_machines_online_and_offline_from_status_and_will(tmp_path
             assert leaving.stop() == 0  # says goodbye
             crashing.kill()  # the broker speaks its will
             wait_until(lambda: state("lp-01") == state("lp-02") == "offline", 30, "both offline")
+    # Each agent kept its outbox where `gymfloor edge --help` says it does by default.
+    wide = gymfloor("edge", "--help", env={"COLUMNS": "1000"}).stdout  # no wrapped lines
+    outbox = re.search(r"default: DATA_DIR/(\S+)\)", wide)
+    assert outbox is not None, wide
+    for machine in ("lp-01", "lp-02"):
+        assert (tmp_path / outbox[1].replace("GYM", "g1").replace("MACHINE", machine)).is_file()
 
 
 def test_a_driver_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path) -> None:

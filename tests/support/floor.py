@@ -34,7 +34,7 @@ def two_gyms() -> Changes:
 
 
 def write_recording(path: Path, messages: Iterable[Published]) -> Path:
-    """The messages as a recording (contract section 6), arrival times to 0.1 ms."""
+    """The messages as a recording (docs/CONTRACT.md section 6), arrival times to 0.1 ms."""
     path.write_text(
         "".join(encode_line(m.topic, m.payload, round(m.t, 4)) + "\n" for m in messages)
     )

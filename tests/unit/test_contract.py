@@ -156,9 +156,13 @@ def test_oversized_payload_is_rejected_before_parsing() -> None:
         decode_telemetry(raw)
 
 
-def test_a_reason_counts_further_problems() -> None:
-    with pytest.raises(ContractError, match=r"\(and 2 more\)"):
+def test_a_reason_lists_every_problem_in_the_contract_order() -> None:
+    with pytest.raises(ContractError) as caught:
         decode_telemetry(json.dumps(batch(seq="x", hz=1, t0="y")).encode())
+    assert caught.value.reason == (
+        "seq: Expected `int`, got `str`; t0: Expected `float`, got `str`; "
+        "hz: Expected `float` >= 10.0"
+    )
 
 
 def test_session_events_of_the_contract_are_accepted() -> None:
@@ -317,7 +321,10 @@ def test_encoding_keeps_the_contract_field_order() -> None:
         (batch(sled_mm=[1.0, math.nan, 3.0]), "sled_mm[1]: Expected a finite number, got NaN"),
         (batch(t0=math.inf), "t0: Expected a finite number, got Infinity"),
         (batch(v=True), "v: Expected `int`, got `bool`"),
-        (batch(seq=REMOVE, boot=7), "seq: Missing required field (and 1 more)"),
+        (
+            batch(seq=REMOVE, boot=7),
+            "seq: Missing required field; boot: Expected `str | null`, got `int`",
+        ),
         (batch(sacral_kpa=[1.0]), "payload: sacral_kpa has 1 samples, sled_mm has 3"),
     ],
 )
@@ -337,7 +344,9 @@ def test_a_payload_may_be_raw_json_from_a_recording_line() -> None:
 def test_session_and_status_reasons_name_the_field() -> None:
     with pytest.raises(ContractError) as caught:
         decode_session(b'{"v":1,"event":"end","t":"soon","session_id":"s","load_kg":-1}')
-    assert caught.value.reason == "t: Expected `float`, got `str` (and 1 more)"
+    assert caught.value.reason == (
+        "t: Expected `float`, got `str`; load_kg: Expected `float` >= 0.0"
+    )
     with pytest.raises(ContractError) as caught:
         decode_status(b'{"v":1,"state":"online","t":1e3}')
     assert caught.value.reason == "t: Expected `float` >= 946684800.0"

@@ -73,7 +73,7 @@ def as_dispatch_decodes(lines: list[bytes]) -> Iterator[tuple[int, object]]:
         try:
             message = decode_line(raw)
         except ContractError as exc:
-            yield line_no, Skipped(exc.reason)
+            yield line_no, Skipped(exc.reason, exc.column)
             continue
         if message is None:
             continue

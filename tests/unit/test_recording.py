@@ -1,5 +1,5 @@
-"""Recordings (contract section 6): each line decodes in one pass to a message whose payload is
-left raw for its channel's decoder, and a line that is not a message says why."""
+"""Recordings (docs/CONTRACT.md section 6): each line decodes in one pass to a message whose
+payload is left raw for its channel's decoder, and a line that is not a message says why."""
 
 from __future__ import annotations
 
@@ -94,4 +94,5 @@ def test_the_reader_numbers_lines_and_skips_blank_ones() -> None:
     assert [type(item) for item in items] == [RecordedMessage, BadLine, RecordedMessage]
     bad = items[1]
     assert isinstance(bad, BadLine) and bad.line_no == 4 and bad.reason.startswith("not JSON")
+    assert bad.column == 2  # just past the brace: the line's own column, not the text's
     assert decode_line(b"\n") is None and decode_line(b"") is None

@@ -1,12 +1,12 @@
 """Where each fault rule draws its line, measured rather than assumed.
 
 Each test sweeps one property of otherwise clean reps across a threshold of the contract
-(section 4), finds by bisection the value at which the detector's verdict flips, and checks
-that the flip lies where the contract puts the threshold, within what the signal's sampling
-allows. Every other rule stays clear of its own threshold, and the reps must carry no other
-fault. The contract's figures are written out here rather than read from DetectorConfig, so a
-changed default fails too; the same sweeps with other settings show that the measured lines
-follow the thresholds (and so that each assertion can fail).
+(docs/CONTRACT.md section 4), finds by bisection the value at which the detector's verdict
+flips, and checks that the flip lies where the contract puts the threshold, within what the
+signal's sampling allows. Every other rule stays clear of its own threshold, and the reps must
+carry no other fault. The contract's figures are written out here rather than read from
+DetectorConfig, so a changed default fails too; the same sweeps with other settings show that
+the measured lines follow the thresholds (and so that each assertion can fail).
 
 Signals come from tests/support/synth.py, built from the contract alone, at rates it allows.
 """

@@ -1,7 +1,7 @@
 """Simulated leg presses: physically plausible sets with ground-truth labels.
 
 `simulate()` plays several machines at once and returns the messages in the order a broker
-would deliver them, ready to be written as a recording (contract section 6).
+would deliver them, ready to be written as a recording (docs/CONTRACT.md section 6).
 """
 
 from __future__ import annotations

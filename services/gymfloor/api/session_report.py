@@ -33,7 +33,9 @@ class Trend(BaseModel):
 
 class SessionReport(BaseModel):
     session: SessionSummary
-    reps: list[RepReport] = Field(description="oldest first, as in contract section 4")
+    reps: list[RepReport] = Field(
+        description="oldest first, each as docs/CONTRACT.md section 4 defines it"
+    )
     trend: Trend
     coaching: list[str] = Field(
         description="advice, what matters most first (docs/API.md); empty after clean reps"

@@ -72,8 +72,12 @@ COMMANDS: tuple[Command, ...] = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    # Each command's parser leaves the flags it does not know to the top-level one, which would
+    # refuse them with its own usage; the usage that helps is the command's.
+    args, unknown = parser().parse_known_args(argv)
     command: argparse.ArgumentParser = args.parser
+    if unknown:
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     read: ReadSettings = args.read_settings or read_settings
     try:
         settings = read({})
@@ -104,7 +108,7 @@ def parser() -> argparse.ArgumentParser:
         "telemetry. Settings come from GYMFLOOR_* environment variables; flags override them.",
     )
     top.add_argument("--version", action="version", version=f"gymfloor {__version__}")
-    setting_flag(top, "--log-level", "log_level", "DEBUG, INFO, WARNING or ERROR ({env})")
+    setting_flag(top, "--log-level", "log_level", "DEBUG, INFO, WARNING or ERROR")
     commands = top.add_subparsers(
         title="commands", required=True, metavar="COMMAND", dest="command"
     )

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, field_validator
 
 from gymfloor.cli.common import add_command, log, output
-from gymfloor.cli.flags import add_detector_flags, read_settings, recording
+from gymfloor.cli.flags import STDIN, add_detector_flags, check_recording, read_settings
 from gymfloor.detector.config import DetectorConfig
 from gymfloor.logs import LogFormat
 from gymfloor.settings_names import any_setting_in_environment, known_level
@@ -21,6 +21,7 @@ from gymfloor.settings_names import any_setting_in_environment, known_level
 if TYPE_CHECKING:
     from gymfloor.analyze import AnalysisCounts
     from gymfloor.cli.common import Subparsers
+    from gymfloor.decode_ahead import Skipped
     from gymfloor.detector import Detector
     from gymfloor.settings import Settings
 
@@ -64,7 +65,7 @@ def add_parser(subparsers: Subparsers) -> None:
         "report per line. Lines that are not valid messages are reported on stderr with "
         "their line number and skipped.",
     )
-    command.add_argument("recording", type=recording, help="recording file, or - for stdin")
+    command.add_argument("recording", type=Path, help="recording file, or - for stdin")
     command.add_argument("-o", "--output", type=Path, help="reports file (default: stdout)")
     add_detector_flags(command)
 
@@ -72,8 +73,9 @@ def add_parser(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace, settings: AnalysisSettings | Settings) -> int:
     from gymfloor.decode_ahead import can_decode_ahead, decoded_ahead, decoded_here, messages
 
+    check_recording(args.recording)
     with ExitStack() as stack:
-        if str(args.recording) == "-":
+        if args.recording == STDIN:
             source, size = sys.stdin.buffer, 0
         else:
             source = stack.enter_context(args.recording.open("rb"))
@@ -89,7 +91,8 @@ def run(args: argparse.Namespace, settings: AnalysisSettings | Settings) -> int:
 
         counts = AnalysisCounts()
         sink = stack.enter_context(output(args.output))
-        write_decoded(decoded, sink, detector, _skip_logger(counts), counts)
+        name = "stdin" if args.recording == STDIN else str(args.recording)
+        write_decoded(decoded, sink, detector, _skip_logger(name, counts), counts)
     log.info(
         "analysed %d lines: %d messages, %d skipped, %d rep reports",
         counts.lines,
@@ -119,10 +122,14 @@ def _loaded_detector(config: DetectorConfig) -> Detector:
         gc.enable()
 
 
-def _skip_logger(counts: AnalysisCounts) -> Callable[[int, str], None]:
-    def on_skip(line_no: int, reason: str) -> None:
+def _skip_logger(name: str, counts: AnalysisCounts) -> Callable[[int, Skipped], None]:
+    """Logs a skipped line as `rec.jsonl, line 51, column 60 skipped: reason`: the recording's
+    own line and column, which an editor can go to."""
+
+    def on_skip(line_no: int, skipped: Skipped) -> None:
         if counts.skipped <= SKIPS_LOGGED:
-            log.warning("line %d skipped: %s", line_no, reason)
+            column = "" if skipped.column is None else f", column {skipped.column}"
+            log.warning("%s, line %d%s skipped: %s", name, line_no, column, skipped.reason)
         if counts.skipped == SKIPS_LOGGED:
             log.warning("further skipped lines are only counted")
 

@@ -25,11 +25,9 @@ def add_parser(subparsers: Subparsers) -> None:
         "feed and machines, admin of members and tokens, and /healthz, /readyz, /metrics. "
         "OpenAPI docs at /docs. SIGTERM or Ctrl-C stops it after the requests in flight.",
     )
-    setting_flag(command, "--host", "api.host", "address to listen on ({env})")
-    setting_flag(command, "--port", "api.port", "port ({env}; default 8000)", type=int)
-    setting_flag(
-        command, "--workers", "api.workers", "server processes ({env}; default 1)", type=int
-    )
+    setting_flag(command, "--host", "api.host", "address to listen on")
+    setting_flag(command, "--port", "api.port", "port", type=int)
+    setting_flag(command, "--workers", "api.workers", "server processes", type=int)
     add_store_flags(command)
 
 

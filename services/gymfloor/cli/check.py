@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from gymfloor.api.config import ApiConfig
 from gymfloor.cli.common import add_command, log
 from gymfloor.cli.flags import add_store_flags, setting_flag
 
 if TYPE_CHECKING:
     from gymfloor.cli.common import Subparsers
     from gymfloor.settings import Settings
+
+INGEST_STALE_S: float = ApiConfig.model_fields["ingest_stale_s"].default
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -30,7 +33,7 @@ def add_parser(subparsers: Subparsers) -> None:
         description="Healthy when the API answers GET http://127.0.0.1:PORT/healthz with 200 "
         "within 5 s.",
     )
-    setting_flag(api, "--port", "api.port", "the API's port ({env}; default 8000)", type=int)
+    setting_flag(api, "--port", "api.port", "the API's port", type=int)
     ingest = add_command(
         checks,
         "ingest",
@@ -38,7 +41,8 @@ def add_parser(subparsers: Subparsers) -> None:
         help="ingest reported to the store lately, connected to the broker",
         description="Healthy when the status ingest writes to the store at every checkpoint, "
         "for its client id (env GYMFLOOR_INGEST__CLIENT_ID), is younger than "
-        "GYMFLOOR_API__INGEST_STALE_S (the limit /readyz applies; default 30 s) and says it is "
+        f"GYMFLOOR_API__INGEST_STALE_S (the limit /readyz applies; default {INGEST_STALE_S:g} s) "
+        "and says it is "
         "connected to the broker. Unhealthy while there is no store yet; the check never "
         "creates one.",
     )

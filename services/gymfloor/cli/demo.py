@@ -24,15 +24,23 @@ def add_parser(subparsers: Subparsers) -> None:
         "names one), the ingest service and a few simulated leg presses with members, and show "
         "reps, live cues and staff alerts as they happen. Ctrl-C stops everything.",
     )
-    command.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    command.add_argument("--machines", type=int, default=3, help="leg presses (default: 3)")
+    command.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    command.add_argument(
+        "--machines", type=int, default=3, help="leg presses (default: %(default)s)"
+    )
     command.add_argument("--duration", type=float, help="stop after this many seconds")
     add_members_flag(command, default=6)
     command.add_argument(
-        "--speed", type=float, default=1.0, help="simulated time per real second (default: 1)"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated time per real second (default: %(default)s)",
     )
-    setting_flag(command, "--mqtt-url", "mqtt_url", "use this broker instead of an embedded one")
-    add_store_flags(command)
+    # Without these two settings the demo brings its own broker and store (gymfloor/demo.py).
+    setting_flag(
+        command, "--mqtt-url", "mqtt_url", "use this broker", "an embedded broker on a free port"
+    )
+    add_store_flags(command, data_dir_default="a new temporary directory, deleted on exit")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

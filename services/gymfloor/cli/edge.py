@@ -8,13 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gymfloor.cli.common import UsageError, add_command, stop_on_signals
-from gymfloor.cli.flags import add_mqtt_flags, add_store_flags, recording, setting_flag
+from gymfloor.cli.flags import add_mqtt_flags, add_store_flags, check_recording, setting_flag
 from gymfloor.contract import ID_PATTERN, MachineKey
 
 if TYPE_CHECKING:
     from gymfloor.cli.common import Subparsers
     from gymfloor.settings import Settings
     from gymfloor_edge.driver import SensorDriver
+
+OUTBOX_FILE = "edge-{gym}-{machine}.outbox"
+"""The agent's store-and-forward file in the data directory, unless --outbox names one."""
+DEFAULT_SEED = 1
+"""The simulated members' seed when no source is given. (Not argparse's default: that would
+hide `--simulate 1` from the check that the sources exclude one another.)"""
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -27,30 +33,38 @@ def add_parser(subparsers: Subparsers) -> None:
         "telemetry, session events and presence over MQTT, buffering on disk while the broker "
         "is unreachable. docs/EDGE.md explains the driver interface.",
     )
-    setting_flag(command, "--gym", "edge.gym_id", "gym id ({env})")
-    setting_flag(command, "--machine", "edge.machine_id", "machine id ({env})")
+    setting_flag(command, "--gym", "edge.gym_id", "gym id")
+    setting_flag(command, "--machine", "edge.machine_id", "machine id")
     source = command.add_mutually_exclusive_group()
     source.add_argument(
-        "--simulate", type=int, metavar="SEED", help="simulated members (the default, seed 1)"
+        "--simulate",
+        type=int,
+        metavar="SEED",
+        help="simulated members from this random seed, the source unless another is given "
+        f"(default: {DEFAULT_SEED})",
     )
     source.add_argument(
-        "--replay", type=recording, metavar="FILE", help="play one machine of a recording"
+        "--replay", type=Path, metavar="FILE", help="play one machine of a recording"
     )
     source.add_argument(
         "--driver", metavar="MODULE:FACTORY", help="a vendor's driver: FACTORY() returns it"
     )
     command.add_argument(
-        "--speed", type=float, default=1.0, help="playback speed of --simulate/--replay"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="playback speed of --simulate/--replay (default: %(default)s)",
     )
     setting_flag(
         command,
         "--batch-interval",
         "edge.batch_interval_s",
-        "seconds per batch ({env})",
+        "seconds per batch",
         type=float,
     )
+    default_outbox = OUTBOX_FILE.format(gym="GYM", machine="MACHINE")
     command.add_argument(
-        "--outbox", type=Path, help="store-and-forward file (default: DATA_DIR/edge-MACHINE.outbox)"
+        "--outbox", type=Path, help=f"store-and-forward file (default: DATA_DIR/{default_outbox})"
     )
     add_mqtt_flags(command)
     add_store_flags(command, db=False)
@@ -67,8 +81,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not ID_PATTERN.fullmatch(value):
             raise UsageError(f"{name} id {value!r} must match {ID_PATTERN.pattern}")
     driver = _driver(args, machine.machine_id)
-    outbox_path = (
-        args.outbox or settings.data_dir / f"edge-{machine.gym_id}-{machine.machine_id}.outbox"
+    outbox_path = args.outbox or settings.data_dir / OUTBOX_FILE.format(
+        gym=machine.gym_id, machine=machine.machine_id
     )
     uplink = Uplink(
         settings.mqtt,
@@ -86,6 +100,7 @@ def _driver(args: argparse.Namespace, machine_id: str) -> SensorDriver:
     from gymfloor_edge.sources import recording_driver, simulated_driver
 
     if args.replay:
+        check_recording(args.replay)
         try:
             return recording_driver(args.replay, machine_id, args.speed)
         except LookupError as exc:
@@ -95,7 +110,7 @@ def _driver(args: argparse.Namespace, machine_id: str) -> SensorDriver:
             return _load_driver(args.driver)
         except (ImportError, AttributeError, TypeError) as exc:
             raise UsageError(f"cannot load the driver {args.driver}: {exc}") from None
-    seed = 1 if args.simulate is None else args.simulate
+    seed = DEFAULT_SEED if args.simulate is None else args.simulate
     return simulated_driver(seed, machine_id, args.speed)
 
 

@@ -47,8 +47,7 @@ def add_parser(subparsers: Subparsers) -> None:
         influx,
         "--influx-url",
         "influx.url",
-        "also write time series to this InfluxDB, e.g. http://localhost:8086 "
-        "({env}; default: none)",
+        "also write time series to this InfluxDB, e.g. http://localhost:8086",
     )
     add_detector_flags(command)
 

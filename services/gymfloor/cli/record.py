@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from gymfloor.cli.common import add_command, output, stop_on_signals
-from gymfloor.cli.flags import add_mqtt_flags, recording
+from gymfloor.cli.flags import STDIN, add_mqtt_flags, check_recording
 
 if TYPE_CHECKING:
     from gymfloor.cli.common import Subparsers
@@ -23,7 +23,7 @@ def add_parser(subparsers: Subparsers) -> None:
         run,
         help="capture live traffic to a recording",
         description="Write the machines' telemetry, session and status messages, as received, "
-        "to a recording (JSON Lines, contract section 6) until Ctrl-C, SIGTERM or --count.",
+        "to a recording (JSON Lines, docs/CONTRACT.md section 6) until Ctrl-C, SIGTERM or --count.",
     )
     record.add_argument("-o", "--output", type=Path, help="recording file (default: stdout)")
     record.add_argument("--count", type=int, help="stop after this many messages")
@@ -40,9 +40,12 @@ def add_parser(subparsers: Subparsers) -> None:
         description="Publish a recording's messages, in order, at QoS 1, paced as they were "
         "recorded. Exits once the broker has acknowledged every message.",
     )
-    replay.add_argument("recording", type=recording, help="recording file, or - for stdin")
+    replay.add_argument("recording", type=Path, help="recording file, or - for stdin")
     replay.add_argument(
-        "--speed", type=float, default=1.0, help="1 real time, 10 ten times faster, 0 at once"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="1 real time, 10 ten times faster, 0 at once (default: %(default)s)",
     )
     add_mqtt_flags(replay)
 
@@ -63,11 +66,12 @@ def _record(args: argparse.Namespace, settings: Settings) -> int:
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from gymfloor.recorder import replay
 
+    check_recording(args.recording)
     stopping = stop_on_signals()
     with ExitStack() as stack:
         source: IO[bytes] = (
             sys.stdin.buffer
-            if str(args.recording) == "-"
+            if args.recording == STDIN
             else stack.enter_context(args.recording.open("rb"))
         )
         replay(settings.mqtt, source, args.speed, stopping)

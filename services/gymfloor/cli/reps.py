@@ -25,8 +25,8 @@ def add_parser(subparsers: Subparsers) -> None:
         run,
         help="write the stored rep reports as JSON Lines",
         description="Write every stored rep report as JSON Lines (one report per line, "
-        "contract section 4), in the order they were stored and the form `gymfloor analyze` "
-        "writes.",
+        "docs/CONTRACT.md section 4), in the order they were stored and the form "
+        "`gymfloor analyze` writes.",
     )
     export.add_argument("-o", "--output", type=Path, help="reports file (default: stdout)")
     add_store_flags(export)

@@ -36,7 +36,7 @@ def add_parser(subparsers: Subparsers) -> None:
         action="store_true",
         help="publish to the broker in real time instead, until stopped (Ctrl-C)",
     )
-    command.add_argument("--gym", default="g1", help="gym id for --live (default: g1)")
+    command.add_argument("--gym", default="g1", help="gym id for --live (default: %(default)s)")
     add_mqtt_flags(command)
 
 

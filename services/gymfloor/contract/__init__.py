@@ -1,4 +1,4 @@
-"""The external contract (shared CONTRACT.md): topics, payloads, rep reports and recordings."""
+"""The wire contract (docs/CONTRACT.md) as code: topics, payloads, rep reports, recordings."""
 
 from gymfloor.contract.outbound import Feedback, Rejected, Severity, StaffAlert
 from gymfloor.contract.payloads import (

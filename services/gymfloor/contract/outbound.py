@@ -1,4 +1,4 @@
-"""What the ingest service publishes (contract section 5, plus gymfloor's `rejected` topic)."""
+"""What the ingest service publishes: docs/CONTRACT.md sections 5 and 7 (`rejected`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Payloads of contract sections 2 and 3: one type per payload, for decoding and encoding both.
+"""Payloads of docs/CONTRACT.md sections 2 and 3: one type per payload, for decoding and
+encoding both.
 
 Every inbound MQTT message passes through here, so the payloads are msgspec structs: JSON bytes
 become a validated struct in one pass of compiled code, and a telemetry batch becomes numpy
@@ -15,7 +16,7 @@ import msgspec
 import numpy as np
 from msgspec import Meta
 
-from gymfloor.contract.reasons import WHOLE, explain
+from gymfloor.contract.reasons import PROBLEM_SEPARATOR, WHOLE, explain
 
 if TYPE_CHECKING:
     import pydantic
@@ -92,11 +93,13 @@ Payload = TelemetryPayload | SessionPayload | StatusPayload
 
 
 class ContractError(ValueError):
-    """A message breaks the contract. `reason` names the field and what is wrong with it."""
+    """A message breaks the contract. `reason` names the field and what is wrong with it;
+    `column`, for a line of a recording that is not JSON, is where on the line (from 1)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, column: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.column = column
 
 
 class TelemetryBatch(msgspec.Struct, frozen=True, eq=False):
@@ -182,13 +185,15 @@ def encode_payload(payload: Payload) -> bytes:
 
 
 def describe_error(exc: pydantic.ValidationError, whole: str = "payload") -> str:
-    """A pydantic error (the settings') in the same form as a payload's reason: the first
-    problem as `field[index]: message` (`whole` names the object itself when the problem is not
-    one field's), plus how many more there are."""
+    """A pydantic error (the settings') in the same form as a payload's reason: each problem
+    as `field[index]: message` (`whole` names the object itself when the problem is not one
+    field's), separated by `; `."""
     errors = exc.errors(include_url=False, include_context=False, include_input=False)
-    first = errors[0]
-    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
-    where = where.lstrip(".") or whole
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}{more}"
+    problems = []
+    for error in errors:
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
+        )
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where.lstrip('.') or whole}: {message}")
+    return PROBLEM_SEPARATOR.join(problems)

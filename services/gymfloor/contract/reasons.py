@@ -1,9 +1,9 @@
-"""Why a payload was refused: the field (and sample) at fault and what is wrong with it.
+"""Why a payload was refused: the fields (and samples) at fault and what is wrong with each.
 
 Decoding stops at the first problem, and a JSON parser that follows the standard cannot say
 where a `NaN` sits. So only once a payload has been refused, it is read again leniently
 (Python's `json` accepts `NaN` and `Infinity`) and each field is checked on its own against
-its declared type, which names the first problem precisely and counts the others.
+its declared type, which names every problem precisely.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ import msgspec
 
 WHOLE = "payload"
 """How a reason names the payload itself, when a problem is not one field's."""
+PROBLEM_SEPARATOR = "; "
+"""Between the problems of a reason that names several: every one is listed, so a device's
+vendor can fix them all at once."""
 
 _MESSAGE = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
@@ -27,7 +30,7 @@ _NOT_JSON = object()
 
 def explain(payload_type: type[msgspec.Struct], raw: Any, error: msgspec.MsgspecError) -> str:
     """The reason `raw` (JSON text, or an object already parsed) is not a `payload_type`:
-    `field[index]: what is wrong`, plus how many more fields have problems."""
+    `field[index]: what is wrong` for every field with a problem."""
     try:
         value = raw if isinstance(raw, dict) else _lenient_json(raw)
         problems = [] if value is _NOT_JSON else _problems(payload_type, value)
@@ -37,8 +40,7 @@ def explain(payload_type: type[msgspec.Struct], raw: Any, error: msgspec.Msgspec
         value, problems = _NOT_JSON, []
     if not problems:  # not JSON even leniently, or JSON in a form msgspec does not read
         problems = [_describe(payload_type, error, "", value)]
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return problems[0] + more
+    return PROBLEM_SEPARATOR.join(problems)
 
 
 def _lenient_json(raw: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Recordings (contract section 6): JSON Lines, one MQTT message per line, in arrival order.
+"""Recordings (docs/CONTRACT.md section 6): JSON Lines, one MQTT message per line, in arrival order.
 
 A line is decoded in one pass into a RecordedMessage whose payload stays raw JSON bytes: the
 payload's own decoder, chosen by the topic's channel, reads it next, so no payload is parsed
@@ -35,6 +35,7 @@ class BadLine:
 
     line_no: int
     reason: str
+    column: int | None = None
 
 
 _LINE = msgspec.json.Decoder(RecordedMessage)
@@ -60,10 +61,13 @@ def decode_line(raw: bytes) -> RecordedMessage | None:
 def _decode_leniently(raw: bytes) -> RecordedMessage:
     """A line the fast decoder refused: either the reason, found with Python's `json`, or (for
     JSON with NaN or Infinity, which it accepts) the message, for its payload's decoder to say
-    where the NaN is."""
+    where the NaN is. The line is parsed without its line break, so that the column of an error
+    at its end is on this line."""
     try:
-        line = json.loads(raw)
-    except ValueError as exc:
+        line = json.loads(raw.rstrip(b"\r\n"))
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"not JSON: {exc.msg}", column=exc.colno) from None
+    except ValueError as exc:  # UnicodeDecodeError: not UTF-8
         raise ContractError(f"not JSON: {exc}") from None
     if not isinstance(line, dict):
         raise ContractError("not a JSON object")
@@ -85,7 +89,7 @@ def read_recording(lines: Iterable[bytes]) -> Iterator[RecordedMessage | BadLine
         try:
             message = decode_line(raw)
         except ContractError as exc:
-            yield BadLine(line_no, exc.reason)
+            yield BadLine(line_no, exc.reason, exc.column)
             continue
         if message is not None:
             yield message

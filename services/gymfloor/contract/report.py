@@ -1,4 +1,4 @@
-"""The rep report of contract section 4 and the faults it can carry."""
+"""The rep report of docs/CONTRACT.md section 4 and the faults it can carry."""
 
 from __future__ import annotations
 

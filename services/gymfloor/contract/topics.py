@@ -1,4 +1,4 @@
-"""MQTT topic names of contract section 1: `gymfloor/v1/{gym_id}/{machine_id}/...`."""
+"""MQTT topic names of docs/CONTRACT.md section 1: `gymfloor/v1/{gym_id}/{machine_id}/...`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Detector thresholds. The defaults are the contract's (section 4, "What counts")."""
+"""Detector thresholds. The defaults of the rules' thresholds are the contract's
+(docs/CONTRACT.md section 4, "What counts"); the others are gymfloor's."""
 
 from __future__ import annotations
 
