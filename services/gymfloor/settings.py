@@ -22,6 +22,7 @@ from gymfloor.logs import LogFormat
 from gymfloor.mqtt.config import MqttOptions, parse_mqtt_url
 from gymfloor.settings_names import ENV_NESTING, ENV_PREFIX, env_var, known_level
 from gymfloor.storage.timeseries.config import InfluxConfig
+from gymfloor.webhooks.config import WebhookConfig
 from gymfloor_edge.config import EdgeConfig
 
 __all__ = ["ENV_NESTING", "ENV_PREFIX", "Settings", "env_var"]
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
 
     @field_validator("log_level")
     @classmethod
