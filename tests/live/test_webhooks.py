@@ -6,6 +6,7 @@ real PostgreSQL."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -48,8 +49,12 @@ def add(data_dir: Path, gym: str, receiver: Receiver | str, *args: str) -> str:
     assert done.returncode == 0, done.stderr
     if isinstance(receiver, Receiver):
         receiver.secret = done.stdout.strip()
-    found = re.search(r"added webhook (\w+)", done.stderr)
-    assert found is not None, done.stderr
+    return logged_id(done.stderr)
+
+
+def logged_id(log: str) -> str:
+    found = re.search(r"added webhook (\w+)", log)
+    assert found is not None, log
     return found[1]
 
 
@@ -62,6 +67,49 @@ def metric(text: str, name: str, **labels: str) -> float:
     found = re.search(rf"^{name}{{{re.escape(wanted)}}} (\S+)$", text, re.MULTILINE)
     assert found is not None, f"{name}{{{wanted}}} not in /metrics"
     return float(found[1])
+
+
+def webhooks(data_dir: Path, *args: str) -> tuple[int, str, str]:
+    done = gymfloor("webhooks", *args, "--data-dir", str(data_dir))
+    return done.returncode, done.stdout, done.stderr
+
+
+def stored_secret(data_dir: Path, webhook_id: str) -> str:
+    with stored(data_dir) as store, store.read() as db:
+        query = select(schema.webhooks.c.secret).where(schema.webhooks.c.id == webhook_id)
+        return str(db.execute(query).scalar_one())
+
+
+def test_webhooks_are_added_listed_without_secrets_renewed_and_removed(tmp_path: Path) -> None:
+    code, out, err = webhooks(tmp_path, "add", "g1", "ftp://example.org/x")
+    assert code == 2 and "not http:// or https://" in err and out == ""
+    assert not (tmp_path / "gymfloor.db").exists()  # refused before the store was made
+
+    url = "http://10.1.2.3:8080/alerts"  # a private address: the gym's own network
+    code, out, err = webhooks(tmp_path, "add", "g1", url, "--min-severity", "warning")
+    secret = out.strip()
+    assert code == 0 and out == secret + "\n" and secret.startswith("whsec_")
+    webhook_id = logged_id(err)
+    assert stored_secret(tmp_path, webhook_id) == secret
+
+    code, out, _ = webhooks(tmp_path, "list")
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert [(w["id"], w["gym_id"], w["url"], w["min_severity"]) for w in listed] == [
+        (webhook_id, "g1", url, "warning")
+    ]
+    assert (listed[0]["pending"], listed[0]["dead_letters"]) == (0, 0)
+    assert secret not in out and "whsec_" not in out
+
+    code, out, _ = webhooks(tmp_path, "secret", webhook_id)
+    renewed = out.strip()
+    assert code == 0 and renewed.startswith("whsec_") and renewed != secret
+    assert stored_secret(tmp_path, webhook_id) == renewed
+    assert webhooks(tmp_path, "secret", "nosuch")[0] == 1
+
+    assert webhooks(tmp_path, "remove", webhook_id)[0] == 0
+    code, _, err = webhooks(tmp_path, "remove", webhook_id)
+    assert code == 1 and f"no webhook {webhook_id}" in err
+    assert webhooks(tmp_path, "list")[1] == ""
 
 
 def test_alerts_from_real_ingest_reach_their_gyms_webhooks_signed_once_each(

@@ -20,7 +20,7 @@ class WebhookConfig(BaseModel):
         5.0, gt=0, le=60, description="seconds a receiver has to accept, take and answer a delivery"
     )
     max_attempts: int = Field(
-        12, ge=1, le=100, description="attempts of a delivery before it is dead-lettered"
+        20, ge=1, le=100, description="attempts of a delivery before it is dead-lettered"
     )
     backoff_s: float = Field(2.0, gt=0, description="seconds before the first retry, doubled after")
     max_backoff_s: float = Field(600.0, gt=0, description="the longest wait between two attempts")
