@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -188,12 +188,6 @@ def failed(
     return _finish(db, delivery, next_attempt_at=retry_at, last_error=error[:ERROR_CHARS])
 
 
-def release(db: Connection, deliveries: Iterable[Delivery]) -> None:
-    """Give back claimed deliveries unsent, for the next claim to take."""
-    for delivery in deliveries:
-        _finish(db, delivery, attempts=_deliveries.c.attempts)
-
-
 def retry_dead(db: Connection, webhook_id: str, at: float) -> int:
     """Make the webhook's dead letters pending again, from their first attempt; how many."""
     revived = db.execute(
@@ -230,12 +224,12 @@ def counts_by_webhook(db: Connection) -> dict[tuple[str, str], dict[DeliveryStat
 
 
 def _finish(db: Connection, delivery: Delivery, **values: Any) -> bool:
-    """Update the claimed row, ending its lease, if the claim still holds it."""
+    """Record an attempt on the claimed row, ending its lease, if the claim still holds it."""
     updated = db.execute(
         _deliveries.update()
         .where(_deliveries.c.seq == delivery.seq, _deliveries.c.lease_owner == delivery.claim)
         .values(
-            attempts=values.pop("attempts", _deliveries.c.attempts + 1),
+            attempts=_deliveries.c.attempts + 1,
             lease_owner=None,
             lease_until=None,
             **values,

@@ -24,12 +24,14 @@ class WebhookConfig(BaseModel):
     )
     backoff_s: float = Field(2.0, gt=0, description="seconds before the first retry, doubled after")
     max_backoff_s: float = Field(600.0, gt=0, description="the longest wait between two attempts")
-    batch: int = Field(20, ge=1, le=500, description="deliveries claimed at once")
+    batch: int = Field(
+        10, ge=1, le=100, description="deliveries claimed, and sent side by side, at once"
+    )
     lease_s: float = Field(
         120.0,
         gt=0,
-        description="seconds a claim keeps its deliveries from other deliverers; a send is "
-        "started only with time left for it to end",
+        description="seconds a claim keeps its deliveries from other deliverers, longer than "
+        "a send may take",
     )
     keep_delivered_s: float = Field(
         7 * 86_400.0, gt=0, description="seconds the outbox keeps deliveries that went out"
