@@ -43,9 +43,9 @@ class Deliverer:
         self.store = store
         self.config = config
         # Redirects are not followed: a receiver names its URL once, when it is added.
-        self.client = httpx.Client(timeout=config.timeout_s, follow_redirects=False)
+        self._client = httpx.Client(timeout=config.timeout_s, follow_redirects=False)
         self._senders = ThreadPoolExecutor(config.batch, thread_name_prefix="webhook-send")
-        self.rng = random.Random()
+        self._rng = random.Random()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
         self._forgotten_at = time.monotonic() - FORGET_INTERVAL_S
@@ -59,7 +59,7 @@ class Deliverer:
         if self._thread.is_alive():
             self._thread.join()
         self._senders.shutdown()
-        self.client.close()
+        self._client.close()
 
     def deliver_due(self) -> int:
         """Claim what is due and send it, the batch at once: a receiver that hangs holds up the
@@ -76,6 +76,10 @@ class Deliverer:
                 self._forget_old()
             except SQLAlchemyError as exc:
                 log.error("webhooks: cannot read or write the outbox (%s); trying again", exc)
+                claimed = 0
+            except Exception:
+                # A fault of ours must not end delivery for the life of the process.
+                log.exception("webhooks: unexpected error in the deliverer; going on")
                 claimed = 0
             if claimed < self.config.batch:
                 self._stopping.wait(self.config.poll_s)
@@ -103,7 +107,7 @@ class Deliverer:
         """None if the receiver took it (2xx); else why not."""
         headers = message.headers(delivery, content, time.time())
         try:
-            response = self.client.post(delivery.url, content=content, headers=headers)
+            response = self._client.post(delivery.url, content=content, headers=headers)
         except httpx.TimeoutException:
             return "timed out"
         except httpx.HTTPError as exc:
@@ -125,7 +129,7 @@ class Deliverer:
                 error,
             )
             return failed(db, delivery, error, now, retry_at=None)
-        delay = retry_delay(attempts, self.config.backoff_s, self.config.max_backoff_s, self.rng)
+        delay = retry_delay(attempts, self.config.backoff_s, self.config.max_backoff_s, self._rng)
         log.warning(
             "webhook %s: delivery %s (%s of alert %s) failed, attempt %d of %d: %s; next in %.1f s",
             *context,
