@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gymfloor.contract import StaffAlert
+from gymfloor.contract import Severity, StaffAlert
 from gymfloor.storage import OperationalStore, schema
 from gymfloor.storage.alerts import acknowledge
 from gymfloor.storage.models import Webhook
@@ -209,9 +209,11 @@ def store(
     opened.close()
 
 
-def subscribe(store: OperationalStore, gym: str, receiver: Receiver) -> str:
+def subscribe(
+    store: OperationalStore, gym: str, receiver: Receiver, minimum: Severity | None = None
+) -> str:
     with store.transaction() as db:
-        webhook_id, receiver.secret = add_webhook(db, gym, receiver.url, None)
+        webhook_id, receiver.secret = add_webhook(db, gym, receiver.url, minimum)
     return webhook_id
 
 
@@ -294,6 +296,26 @@ def test_a_receiver_that_never_recovers_leads_to_counted_dead_letters(
         delivering(deliverer, lambda: not attempts(store), "every dead letter sent")
     assert sorted(r.alert_id for r in receiver.events(RAISED)) == expected
     assert webhook(store, webhook_id).dead_letters == 0
+
+
+def test_a_minimum_severity_keeps_lesser_alerts_and_their_acknowledgements_away(
+    store: OperationalStore,
+) -> None:
+    changes = two_gyms()
+    of_g1 = [a for a in changes.alerts if a.gym_id == "g1"]
+    critical = sorted(a.id for a in of_g1 if a.severity == Severity.CRITICAL)
+    lesser = sorted(a.id for a in of_g1 if a.severity != Severity.CRITICAL)
+    assert critical and lesser
+    with Receiver() as receiver:
+        subscribe(store, "g1", receiver, Severity.CRITICAL)
+        store.write(changes)
+        with store.transaction() as db:
+            for alert_id in (critical[0], lesser[0]):
+                acknowledge(db, alert_id, "staff-token", time.time())
+        deliverer = Deliverer(store, WebhookConfig())
+        delivering(deliverer, lambda: not attempts(store), "every delivery sent")
+    assert sorted(r.alert_id for r in receiver.events(RAISED)) == critical
+    assert [r.alert_id for r in receiver.events(ACKNOWLEDGED)] == [critical[0]]
 
 
 def test_deliverers_side_by_side_send_each_delivery_once(store: OperationalStore) -> None:
