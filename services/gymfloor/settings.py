@@ -28,6 +28,7 @@ from gymfloor.settings_names import (
     known_level,
 )
 from gymfloor.storage.timeseries.config import InfluxConfig
+from gymfloor.webhooks.config import WebhookConfig
 from gymfloor_edge.config import EdgeConfig
 
 __all__ = ["ENV_NESTING", "ENV_PREFIX", "Settings", "env_var"]
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
 
     @field_validator("log_level")
     @classmethod

@@ -93,10 +93,14 @@ def ingest_service(
 
 
 def api_app(settings: Settings, store: OperationalStore) -> FastAPI:
+    """The API, with the webhook deliverer beside it unless GYMFLOOR_WEBHOOKS__DELIVER is off:
+    every API process runs one (docs/WEBHOOKS.md says why there)."""
     from gymfloor.api.app import create_app
     from gymfloor.api.server import frozen
+    from gymfloor.webhooks.deliverer import Deliverer
 
-    return frozen(create_app(store, settings.api))
+    background = [Deliverer(store, settings.webhooks)] if settings.webhooks.deliver else []
+    return frozen(create_app(store, settings.api, background))
 
 
 def serve_api(settings: Settings, store: OperationalStore, stopping: threading.Event) -> bool:

@@ -26,11 +26,16 @@ def two_gyms() -> Changes:
     """Everything the real pipeline derives from a simulated floor of two gyms, as ingest would
     write it: g1 with machines lp-01 and lp-02, g2 with lp-01; the same members train in both."""
     pipeline = Pipeline(Detector(), AlertPolicy(), trace_hz=10.0)
-    g1 = simulate(SimulationPlan(seed=21, machines=2, visits=4, members=2))
-    g2 = simulate(SimulationPlan(seed=22, machines=1, visits=3, members=2, gym_id="g2"))
-    for m in sorted(g1.messages + g2.messages, key=lambda m: m.t):
+    for m in two_gyms_messages():
         pipeline.handle(m.topic, encode_payload(m.payload), m.t, live=False)
     return pipeline.take_changes()
+
+
+def two_gyms_messages() -> list[Published]:
+    """The messages of `two_gyms`' floor, in order of arrival."""
+    g1 = simulate(SimulationPlan(seed=21, machines=2, visits=4, members=2))
+    g2 = simulate(SimulationPlan(seed=22, machines=1, visits=3, members=2, gym_id="g2"))
+    return sorted(g1.messages + g2.messages, key=lambda m: m.t)
 
 
 def write_recording(path: Path, messages: Iterable[Published]) -> Path:

@@ -7,15 +7,19 @@ and the browser pages /board (staff) and /report (members) with their /static fi
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
 from gymfloor.api.body_limit import BodyLimit
 from gymfloor.api.config import ApiConfig
-from gymfloor.api.metrics import IngestCollector, RequestMetrics
+from gymfloor.api.metrics import IngestCollector, RequestMetrics, WebhookCollector
 from gymfloor.api.rate_limit import AnonymousRateLimit
 from gymfloor.api.routers import alerts, machines, me, members, ops, reps, tokens, web
 from gymfloor.storage import OperationalStore
@@ -32,13 +36,33 @@ are paged: pass a page's `next_cursor` as `cursor` to get the next one.
 """
 
 
-def create_app(store: OperationalStore, config: ApiConfig | None = None) -> FastAPI:
+class Background(Protocol):
+    """Work that runs beside the API for as long as it serves (the webhook deliverer)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(
+    store: OperationalStore, config: ApiConfig | None = None, background: Sequence[Background] = ()
+) -> FastAPI:
     config = config or ApiConfig()
-    app = FastAPI(title="gymfloor", version="1", description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def running(app: FastAPI) -> AsyncIterator[None]:
+        for work in background:
+            work.start()
+        yield
+        for work in background:
+            await run_in_threadpool(work.stop)
+
+    app = FastAPI(title="gymfloor", version="1", description=DESCRIPTION, lifespan=running)
     app.state.store = store
     app.state.config = config
     app.state.registry = registry = CollectorRegistry()
     registry.register(IngestCollector(store, config.ingest_stale_s))
+    registry.register(WebhookCollector(store))
     # The last added runs first: every answer is counted, refusals included, and a client over
     # its rate is refused before its body is read.
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

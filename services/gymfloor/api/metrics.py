@@ -1,5 +1,6 @@
-"""Prometheus metrics: the API's own requests, and each ingest instance's counters as it last
-reported them to the store (ingest has no HTTP server; the store is where the two meet)."""
+"""Prometheus metrics: the API's own requests, each ingest instance's counters as it last
+reported them to the store (ingest has no HTTP server; the store is where the two meet), and
+the webhooks' outbox."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gymfloor.status import INGEST_COUNTER_HELP
 from gymfloor.storage import IngestStatus, OperationalStore
+from gymfloor.storage.outbox import DeliveryState, counts_by_webhook
 
 TIMESERIES_COUNTERS = {
     "points_written": "time-series points InfluxDB accepted",
@@ -94,6 +96,28 @@ class IngestCollector(Collector):
                 buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
             family.add_metric([status.instance], buckets, latency.sum)
         return family
+
+
+class WebhookCollector(Collector):
+    """Each webhook's outbox, as the store holds it: every process's deliveries together."""
+
+    def __init__(self, store: OperationalStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        with self.store.read() as db:
+            counts = counts_by_webhook(db)
+        gauges = {
+            DeliveryState.PENDING: ("pending", "deliveries waiting to be sent or retried"),
+            DeliveryState.DEAD: ("dead_letters", "deliveries given up after their last attempt"),
+        }
+        for state, (name, help_text) in gauges.items():
+            family = GaugeMetricFamily(
+                f"gymfloor_webhook_{name}", help_text, labels=["gym", "webhook"]
+            )
+            for (gym_id, webhook_id), by_state in sorted(counts.items()):
+                family.add_metric([gym_id, webhook_id], by_state[state])
+            yield family
 
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -34,6 +34,7 @@ from gymfloor.cli import (
     store,
     timeseries,
     tokens,
+    webhooks,
 )
 from gymfloor.cli.common import ReadSettings, Run, UsageError
 from gymfloor.cli.flags import read_settings, setting_flag, with_flags
@@ -63,6 +64,7 @@ COMMANDS: tuple[Command, ...] = (
     tokens,
     members,
     machines,
+    webhooks,
     timeseries,
     store,
     check,

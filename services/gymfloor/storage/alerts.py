@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Select, select
 from gymfloor.contract import Severity
 from gymfloor.storage import schema
 from gymfloor.storage.models import Acknowledgement, AlertRecord, GymScope
+from gymfloor.storage.outbox import AlertEvent, WebhookEvent, enqueue
 from gymfloor.storage.pagination import Page, keyset, page
 from gymfloor.storage.scope import sees, within
 
@@ -72,8 +73,8 @@ def page_alerts(
 def acknowledge(
     db: Connection, alert_id: str, by: str, at: float, gyms: GymScope = None
 ) -> AlertRecord | None:
-    """Mark the alert taken. Acknowledging it again changes nothing; None if there is no such
-    alert among those of `gyms`."""
+    """Mark the alert taken, and tell its gym's webhooks. Acknowledging it again changes
+    nothing; None if there is no such alert among those of `gyms`."""
     found = within(select(_alerts), _alerts.c.gym_id, gyms).where(_alerts.c.id == alert_id)
     row = db.execute(found).first()
     if row is None:
@@ -85,6 +86,8 @@ def acknowledge(
             .values(acknowledged_at=at, acknowledged_by=by)
         )
         db.execute(_acks.insert().values(alert_id=alert_id, at=at, by=by))
+        taken = AlertEvent(row.id, row.gym_id, Severity(row.severity))
+        enqueue(db, WebhookEvent.ACKNOWLEDGED, [taken], at)
         row = db.execute(select(_alerts).where(_alerts.c.id == alert_id)).one()
     return _record(row)
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gymfloor.contract import Fault, StaffAlert
+from gymfloor.contract import Fault, Severity, StaffAlert
 
 GymScope = frozenset[str] | None
 """The gyms whose floor a read may see; None: every gym."""
@@ -148,3 +148,13 @@ class TokenInfo(_Record):
         """The gyms whose floor the token sees. A member token sees none: members see their own
         data, wherever they trained."""
         return None if self.all_gyms else frozenset(self.gym_ids)
+
+
+class Webhook(_Record):
+    id: str
+    gym_id: str
+    url: str
+    min_severity: Severity | None = Field(description="null: alerts of every severity")
+    created_at: float
+    pending: int = Field(description="deliveries waiting to be sent or retried")
+    dead_letters: int = Field(description="deliveries given up after the last attempt")

@@ -165,6 +165,43 @@ registered_machines = Table(
     Column("created_at", Float, nullable=False),
 )
 
+webhooks = Table(
+    "webhooks",
+    metadata,
+    # A gym's HTTP receiver of staff alerts (migration 0006). The secret signs each delivery, so
+    # it is kept as it is, not hashed: docs/SECURITY.md.
+    Column("id", String(32), primary_key=True),  # public: shown in lists, used to remove
+    Column("gym_id", ID, nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("min_severity", String(16)),  # null: alerts of every severity
+    Column("created_at", Float, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # The outbox: one row per event of an alert per webhook of its gym, written in the
+    # transaction that stores the alert or its acknowledgement; delivered rows go after a while.
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the order of sending
+    Column("id", String(32), nullable=False, unique=True),  # the delivery id receivers see
+    Column("webhook_id", String(32), nullable=False),
+    Column("alert_id", String(64), nullable=False),
+    Column("event", String(32), nullable=False),  # alert.raised | alert.acknowledged
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    # A deliverer's claim: no other takes the row until the lease ends.
+    Column("lease_owner", String(32)),
+    Column("lease_until", Float),
+    Column("finished_at", Float),  # delivered or dead-lettered
+    Column("last_error", String(200)),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    # Per alert and webhook, in order: an event waits for the earlier ones.
+    Index("ix_webhook_deliveries_alert", "webhook_id", "alert_id", "seq"),
+)
+
 ingest_status = Table(
     "ingest_status",
     metadata,

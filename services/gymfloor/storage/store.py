@@ -24,6 +24,7 @@ from gymfloor.contract import Fault, MachineKey, RepReport, SessionPayload, Staf
 from gymfloor.outputs import Changes, MachineStatus, Trace
 from gymfloor.status import IngestHealth
 from gymfloor.storage import migrate, schema
+from gymfloor.storage.outbox import AlertEvent, WebhookEvent, enqueue
 from gymfloor.storage.registry import registered_keys
 from gymfloor.storage.reps import RepFilter, all_reps
 
@@ -68,10 +69,7 @@ class OperationalStore:
                     [_rep_row(report) for report in changes.reports],
                 )
             if changes.alerts:
-                db.execute(
-                    self._insert(schema.alerts).on_conflict_do_nothing(index_elements=["id"]),
-                    [_alert_row(alert) for alert in changes.alerts],
-                )
+                _store_alerts(db, self._insert, changes.alerts)
             members = {s.member_id for _, s in changes.sessions if s.member_id is not None}
             if members:
                 db.execute(
@@ -202,6 +200,22 @@ def _rep_row(report: RepReport) -> dict[str, Any]:
         **{fault.value: fault in faults for fault in Fault},
         "report": report.model_dump_json(),
     }
+
+
+def _store_alerts(db: Connection, insert: Any, alerts: list[StaffAlert]) -> None:
+    """The alerts not stored yet, each with its webhook deliveries: an alert a journal replay
+    raises again is neither stored nor sent twice."""
+    stored = db.execute(
+        insert(schema.alerts)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(schema.alerts.c.id),
+        [_alert_row(alert) for alert in alerts],
+    )
+    new = set(stored.scalars())
+    raised = [
+        AlertEvent(alert.id, alert.gym_id, alert.severity) for alert in alerts if alert.id in new
+    ]
+    enqueue(db, WebhookEvent.RAISED, raised, time.time())
 
 
 def _alert_row(alert: StaffAlert) -> dict[str, Any]:
