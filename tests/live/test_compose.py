@@ -408,10 +408,15 @@ def test_nats_config_is_valid_as_the_containers_read_it(tmp_path: Path) -> None:
 
 
 def test_cluster_forms_with_the_route_password(cluster: list[ConfiguredNats]) -> None:
-    for node in cluster:
+    def routed(node: ConfiguredNats) -> set[str]:
         with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/routez") as response:
-            routes = json.load(response)["routes"]
-        assert {route["remote_name"] for route in routes} == set(NATS_NODES) - {node.name}
+            return {route["remote_name"] for route in json.load(response)["routes"]}
+
+    # A node may still be dialling a peer when the cluster first answers: wait for its routes.
+    for node in cluster:
+        peers = set(NATS_NODES) - {node.name}
+        wait_until(lambda: routed(node) >= peers, 30, f"{node.name}'s routes")  # noqa: B023
+        assert routed(node) == peers
 
 
 def test_cluster_refuses_anonymous_and_wrong_passwords(cluster: list[ConfiguredNats]) -> None:
