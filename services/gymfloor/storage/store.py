@@ -72,6 +72,8 @@ class OperationalStore:
                     self._insert(schema.alerts).on_conflict_do_nothing(index_elements=["id"]),
                     [_alert_row(alert) for alert in changes.alerts],
                 )
+            for alert in changes.cleared:  # after the inserts: an outage may be that short
+                _clear_alert(db, alert)
             members = {s.member_id for _, s in changes.sessions if s.member_id is not None}
             if members:
                 db.execute(
@@ -216,6 +218,19 @@ def _alert_row(alert: StaffAlert) -> dict[str, Any]:
         "kind": alert.kind,
         "alert": alert.model_dump_json(),
     }
+
+
+def _clear_alert(db: Connection, alert: StaffAlert) -> None:
+    """Mark the alert cleared and tell the live stream; the first clearance stands, so a
+    replay's second one is dropped."""
+    table = schema.alerts
+    cleared = db.execute(
+        table.update()
+        .where(table.c.id == alert.id, table.c.cleared_at.is_(None))
+        .values(cleared_at=alert.cleared_at)
+    )
+    if cleared.rowcount:
+        db.execute(schema.clearances.insert().values(alert_id=alert.id, at=alert.cleared_at))
 
 
 def _write_trace(db: Connection, insert: Any, traces: Iterable[Trace], keep_s: float) -> None:
