@@ -1,7 +1,7 @@
-"""The `machine_offline` alert end to end, against a real Mosquitto: edge agents with and without
-a member on them leave by their will (a process killed without DISCONNECT), by their goodbye and
-by silence, and come back; `gymfloor ingest` raises one alert an outage, clears it, and keeps
-both across its own restart."""
+"""The `machine_offline` alert end to end, on a real Mosquitto and on partitioned ingest over a
+real NATS server: edge agents with and without a member on them leave by their will (a process
+killed without DISCONNECT), by their goodbye and by silence, and come back; ingest raises one
+alert an outage, clears it, and keeps both across its own restart."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gymfloor.contract import MACHINE_OFFLINE, MachineKey, StaffAlert, alerts_topic
+from gymfloor.mqtt.config import parse_mqtt_url
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.alerts import AlertFilter, page_alerts
 from gymfloor.storage.models import AlertRecord
 from tests.support import ROOT
 from tests.support.machines import Machine
+from tests.support.nats import NatsServer, ingest_worker
 from tests.support.processes import Mosquitto, Service, ingest, wait_until
 
 GYM = "g1"
@@ -31,7 +33,7 @@ SETTLE_S = 3 * OFFLINE_AFTER_S
 class Alerts:
     """Every alert published on the gym's alerts topic, as it comes."""
 
-    def __init__(self, broker: Mosquitto) -> None:
+    def __init__(self, mqtt_url: str) -> None:
         self.received: list[StaffAlert] = []
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="alerts-watcher")
         topic = alerts_topic(GYM)
@@ -39,7 +41,8 @@ class Alerts:
         self.client.on_message = lambda c, u, m: self.received.append(
             StaffAlert.model_validate_json(m.payload)
         )
-        self.client.connect("127.0.0.1", broker.port)
+        address = parse_mqtt_url(mqtt_url)
+        self.client.connect(address.host, address.port)
         self.client.loop_start()
         wait_until(self.client.is_connected, 10, "the alerts watcher to connect")
 
@@ -84,83 +87,108 @@ def started(broker: Mosquitto, directory: Path) -> Service:
     return service
 
 
-def spawn(broker: Mosquitto, machine: str, directory: Path) -> subprocess.Popen[bytes]:
+def spawn(mqtt_url: str, machine: str, directory: Path) -> subprocess.Popen[bytes]:
     """A machine with a member on it, in a process of its own."""
-    command = [sys.executable, "-m", "tests.support.machines", broker.url, GYM, machine]
+    command = [sys.executable, "-m", "tests.support.machines", mqtt_url, GYM, machine]
     return subprocess.Popen(
         [*command, str(directory), f"m-{machine.removeprefix('lp-')}"], cwd=ROOT
     )
+
+
+Seen = dict[str, tuple[list[StaffAlert], list[StaffAlert]]]
+MACHINES = ("lp-will", "lp-bye", "lp-quiet", "lp-free")
+
+
+def leave_and_come_back(url: str, data_dir: Path, watcher: Alerts) -> tuple[Seen, Seen]:
+    """Machines with a member leave by their will, their goodbye and silence, and a free one by
+    its goodbye; then they come back. What the watcher saw once they left, and once back."""
+    edges = data_dir / "edges"
+    will = spawn(url, "lp-will", edges)
+    try:
+        bye = Machine(url, MachineKey(GYM, "lp-bye"), edges, "m-bye").start()
+        quiet = Machine(url, MachineKey(GYM, "lp-quiet"), edges, "m-quiet").start()
+        free = Machine(url, MachineKey(GYM, "lp-free"), edges, None).start()
+        wait_until(lambda: open_sessions(data_dir) == 3, 30, "three members checked in")
+
+        kill_without_disconnect(will)
+        bye.stop()
+        quiet.driver.paused.set()
+        free.stop()
+        wait_until(
+            lambda: all(watcher.of(m)[0] for m in MACHINES[:3]),
+            30,
+            "an alert for each machine with a member",
+        )
+        time.sleep(SETTLE_S)  # ingest's silence checks go on meanwhile
+        left = {m: watcher.of(m) for m in MACHINES}
+
+        will = spawn(url, "lp-will", edges)
+        back = Machine(url, MachineKey(GYM, "lp-bye"), edges, None).start()
+        quiet.driver.paused.clear()
+        wait_until(lambda: all(watcher.of(m)[1] for m in MACHINES[:3]), 30, "each alert cleared")
+        time.sleep(SETTLE_S)
+        # Taken before the machines stop: their members never checked out, so a goodbye now
+        # would be another outage with them on it.
+        returned = {m: watcher.of(m) for m in MACHINES}
+        back.stop()
+        quiet.stop()
+    finally:
+        will.kill()
+        will.wait(30)
+    return left, returned
+
+
+def assert_one_alert_each_cleared(left: Seen, returned: Seen, data_dir: Path) -> None:
+    assert left["lp-free"] == returned["lp-free"] == ([], [])
+    for machine, cause in [
+        ("lp-will", "lost its connection"),
+        ("lp-bye", "goodbye"),
+        ("lp-quiet", f"silent for over {OFFLINE_AFTER_S:g} s"),
+    ]:
+        (alert,), none_cleared = left[machine]
+        assert none_cleared == []
+        assert cause in alert.message and alert.member_id == f"m-{machine.removeprefix('lp-')}"
+        assert returned[machine][0] == [alert]  # still one, after it came back
+        (cleared,) = returned[machine][1]
+        assert cleared.id == alert.id and cleared.cleared_at is not None
+        assert cleared.cleared_at > alert.t
+        assert stored(data_dir)[alert.id].cleared_at == cleared.cleared_at
 
 
 def test_will_goodbye_and_silence_each_raise_one_alert_cleared_on_return_and_a_free_machine_none(
     tmp_path: Path,
 ) -> None:
     with Mosquitto(tmp_path / "broker") as broker:
-        watcher = Alerts(broker)
+        watcher = Alerts(broker.url)
         service = started(broker, tmp_path)
-        edges = tmp_path / "edges"
-        will = spawn(broker, "lp-will", edges)
-        try:
-            bye = Machine(broker.url, MachineKey(GYM, "lp-bye"), edges, "m-bye").start()
-            quiet = Machine(broker.url, MachineKey(GYM, "lp-quiet"), edges, "m-quiet").start()
-            free = Machine(broker.url, MachineKey(GYM, "lp-free"), edges, None).start()
-            wait_until(lambda: open_sessions(tmp_path) == 3, 30, "three members checked in")
-
-            kill_without_disconnect(will)
-            bye.stop()
-            quiet.driver.paused.set()
-            free.stop()
-            wait_until(
-                lambda: all(watcher.of(m)[0] for m in ("lp-will", "lp-bye", "lp-quiet")),
-                30,
-                "an alert for each machine with a member",
-            )
-            time.sleep(SETTLE_S)  # ingest's silence checks go on meanwhile
-            raised = {m: watcher.of(m)[0] for m in ("lp-will", "lp-bye", "lp-quiet", "lp-free")}
-
-            will = spawn(broker, "lp-will", edges)
-            back = Machine(broker.url, MachineKey(GYM, "lp-bye"), edges, None).start()
-            quiet.driver.paused.clear()
-            wait_until(
-                lambda: all(watcher.of(m)[1] for m in ("lp-will", "lp-bye", "lp-quiet")),
-                30,
-                "each alert cleared",
-            )
-            time.sleep(SETTLE_S)
-            # Taken before the machines stop: their members never checked out, so a goodbye now
-            # would be another outage with them on it.
-            final = {m: watcher.of(m) for m in ("lp-will", "lp-bye", "lp-quiet", "lp-free")}
-            back.stop()
-            quiet.stop()
-        finally:
-            will.kill()
-            will.wait(30)
+        left, returned = leave_and_come_back(broker.url, tmp_path, watcher)
         assert service.stop() == 0
         watcher.close()
+    assert_one_alert_each_cleared(left, returned, tmp_path)
 
-    assert raised["lp-free"] == [] and final["lp-free"] == ([], [])
-    for machine, cause in [
-        ("lp-will", "lost its connection"),
-        ("lp-bye", "goodbye"),
-        ("lp-quiet", f"silent for over {OFFLINE_AFTER_S:g} s"),
-    ]:
-        (alert,) = raised[machine]
-        assert cause in alert.message and alert.member_id == f"m-{machine.removeprefix('lp-')}"
-        assert final[machine][0] == [alert]  # still one, after it came back
-        (cleared,) = final[machine][1]
-        assert cleared.id == alert.id and cleared.cleared_at is not None
-        assert cleared.cleared_at > alert.t
-        assert stored(tmp_path)[alert.id].cleared_at == cleared.cleared_at
+
+def test_partitioned_ingest_raises_and_clears_the_same_alerts(tmp_path: Path) -> None:
+    offline_after = {"GYMFLOOR_ALERTS__OFFLINE_AFTER_S": str(OFFLINE_AFTER_S)}
+    with (
+        NatsServer(tmp_path / "nats") as nats,
+        ingest_worker(nats, tmp_path, **offline_after) as worker,
+    ):
+        worker.wait_for_log("sharing")
+        watcher = Alerts(nats.mqtt_url)
+        left, returned = leave_and_come_back(nats.mqtt_url, tmp_path, watcher)
+        assert worker.stop() == 0
+        watcher.close()
+    assert_one_alert_each_cleared(left, returned, tmp_path)
 
 
 def test_an_outage_outlives_an_ingest_restart_neither_forgotten_nor_raised_again(
     tmp_path: Path,
 ) -> None:
     with Mosquitto(tmp_path / "broker") as broker:
-        watcher = Alerts(broker)
+        watcher = Alerts(broker.url)
         service = started(broker, tmp_path)
         edges = tmp_path / "edges"
-        will = spawn(broker, "lp-will", edges)
+        will = spawn(broker.url, "lp-will", edges)
         try:
             quiet = Machine(broker.url, MachineKey(GYM, "lp-quiet"), edges, "m-quiet").start()
             wait_until(lambda: open_sessions(tmp_path) == 2, 30, "two members checked in")
@@ -178,7 +206,7 @@ def test_an_outage_outlives_an_ingest_restart_neither_forgotten_nor_raised_again
             time.sleep(SETTLE_S)
             after_restart = {m: watcher.of(m) for m in ("lp-will", "lp-quiet")}
 
-            will = spawn(broker, "lp-will", edges)
+            will = spawn(broker.url, "lp-will", edges)
             quiet.driver.paused.clear()
             wait_until(
                 lambda: all(watcher.of(m)[1] for m in ("lp-will", "lp-quiet")),
