@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -22,7 +23,16 @@ from gymfloor.storage.models import AlertRecord
 from tests.support import ROOT
 from tests.support.machines import Machine
 from tests.support.nats import NatsServer, ingest_worker
-from tests.support.processes import Mosquitto, Service, ingest, wait_until
+from tests.support.processes import (
+    INFLUX_DATABASE,
+    InfluxDB,
+    Mosquitto,
+    Service,
+    influx_env,
+    influx_for_ingest,
+    ingest,
+    wait_until,
+)
 
 GYM = "g1"
 OFFLINE_AFTER_S = 2.0
@@ -79,9 +89,9 @@ def open_sessions(directory: Path) -> int:
         store.close()
 
 
-def started(broker: Mosquitto, directory: Path) -> Service:
+def started(broker: Mosquitto, directory: Path, **env: str) -> Service:
     service = ingest(
-        broker, directory, GYMFLOOR_ALERTS__OFFLINE_AFTER_S=str(OFFLINE_AFTER_S)
+        broker, directory, GYMFLOOR_ALERTS__OFFLINE_AFTER_S=str(OFFLINE_AFTER_S), **env
     ).start()
     service.wait_for_log("subscribed")
     return service
@@ -228,3 +238,37 @@ def test_an_outage_outlives_an_ingest_restart_neither_forgotten_nor_raised_again
         (cleared,) = final[machine][1]
         assert cleared.id == alert.id
         assert stored(tmp_path)[alert.id].cleared_at == cleared.cleared_at
+
+
+def alert_points(db: InfluxDB, alert_id: str) -> list[dict[str, Any]]:
+    return db.query(f"SELECT * FROM alert WHERE id = '{alert_id}'", INFLUX_DATABASE)
+
+
+def test_a_cleared_alert_is_one_point_in_influxdb_with_its_cleared_at(tmp_path: Path) -> None:
+    key = MachineKey(GYM, "lp-bye")
+    with (
+        influx_for_ingest(tmp_path / "influxdb") as (db, forwarder),
+        Mosquitto(tmp_path / "broker") as broker,
+    ):
+        watcher = Alerts(broker.url)
+        service = started(broker, tmp_path, **influx_env(forwarder.url))
+        edges = tmp_path / "edges"
+        first = Machine(broker.url, key, edges, "m-bye").start()
+        wait_until(lambda: open_sessions(tmp_path) == 1, 30, "a member checked in")
+        first.stop()
+        wait_until(lambda: bool(watcher.of("lp-bye")[0]), 30, "the alert")
+        back = Machine(broker.url, key, edges, None).start()
+        wait_until(lambda: bool(watcher.of("lp-bye")[1]), 30, "the alert cleared")
+        (alert,), (cleared,) = watcher.of("lp-bye")
+        wait_until(
+            lambda: any(p.get("cleared_at") is not None for p in alert_points(db, alert.id)),
+            60,
+            "the clearance in influxdb",
+        )
+        points = alert_points(db, alert.id)
+        back.stop()
+        assert service.stop() == 0
+        watcher.close()
+    (point,) = points  # the raise and the clearance wrote the same point
+    assert point["kind"] == MACHINE_OFFLINE and point["member_id"] == "m-bye"
+    assert point["cleared_at"] == cleared.cleared_at
