@@ -73,9 +73,12 @@ class OfflineWatch:
 
     @classmethod
     def restore(
-        cls, offline_after_s: float, forget_after_s: float, snapshot: OfflineSnapshot
+        cls, offline_after_s: float, forget_after_s: float, snapshot: OfflineSnapshot | None
     ) -> OfflineWatch:
+        """None: a checkpoint written before there was a watch, which knew of no outage."""
         watch = cls(offline_after_s, forget_after_s)
+        if snapshot is None:
+            return watch
         watch._occupants = dict(snapshot.occupants)
         watch._last_heard = dict(snapshot.last_heard)
         watch._outages = dict(snapshot.outages)

@@ -123,13 +123,12 @@ class Pipeline:
         # The settings may have changed across the restart: the new ones apply.
         policy = AlertPolicy.restore(policy_config, snapshot.policy)
         detector = Detector.restore(detector_config, snapshot.detector)
-        # getattr: a checkpoint pickled before the field existed lacks it altogether.
-        offline_state: OfflineSnapshot | None = getattr(snapshot, "offline", None)
-        offline = OfflineWatch(policy_config.offline_after_s, detector_config.idle_timeout_s)
-        if offline_state is not None:
-            offline = OfflineWatch.restore(
-                policy_config.offline_after_s, detector_config.idle_timeout_s, offline_state
-            )
+        offline = OfflineWatch.restore(
+            policy_config.offline_after_s,
+            detector_config.idle_timeout_s,
+            # A checkpoint pickled before the field existed lacks it altogether.
+            getattr(snapshot, "offline", None),
+        )
         pipeline = cls(detector, policy, trace_hz=trace_hz, offline=offline)
         pipeline.presence = dict(snapshot.presence)
         return pipeline
