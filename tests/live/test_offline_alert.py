@@ -152,7 +152,7 @@ def assert_one_alert_each_cleared(left: Seen, returned: Seen, data_dir: Path) ->
     assert left["lp-free"] == returned["lp-free"] == ([], [])
     for machine, cause in [
         ("lp-will", "lost its connection"),
-        ("lp-bye", "goodbye"),
+        ("lp-bye", "signed off"),
         ("lp-quiet", f"silent for over {OFFLINE_AFTER_S:g} s"),
     ]:
         (alert,), none_cleared = left[machine]

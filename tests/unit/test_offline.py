@@ -82,7 +82,7 @@ def test_a_goodbye_mid_session_raises_one_alert_cleared_when_the_machine_is_back
     session(pipeline, "start", 1.0)
     (alert,) = alerts(status(pipeline, "offline", 10.0, stamped=10.0))
     assert alert.kind == MACHINE_OFFLINE and alert.cleared_at is None
-    assert alert.member_id == "m-1" and alert.session_id == "s-1" and "goodbye" in alert.message
+    assert alert.member_id == "m-1" and alert.session_id == "s-1" and "signed off" in alert.message
     assert alerts(status(pipeline, "offline", 11.0, stamped=11.0)) == []  # still the same outage
     assert pipeline.check_offline(T0 + 10.0 + 10 * AFTER) == []  # and its silence too
     (cleared,) = alerts(status(pipeline, "online", 500.0, stamped=500.0))

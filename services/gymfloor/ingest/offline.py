@@ -131,7 +131,7 @@ class OfflineWatch:
         self._last_heard[machine] = received_at  # its session's time runs out from here
         if machine in self._outages:
             return None
-        cause = "went offline (its goodbye)" if status.t is not None else "lost its connection"
+        cause = "signed off" if status.t is not None else "lost its connection"
         return self._raise(machine, occupant, received_at, cause)
 
     def check(self, now: float) -> list[StaffAlert]:
