@@ -59,6 +59,8 @@ class Changes:
 
     reports: list[RepReport] = field(default_factory=list)
     alerts: list[StaffAlert] = field(default_factory=list)
+    cleared: list[StaffAlert] = field(default_factory=list)
+    """Alerts raised earlier that stopped applying, each with its `cleared_at`."""
     sessions: list[tuple[MachineKey, SessionPayload]] = field(default_factory=list)
     machines: dict[MachineKey, MachineStatus] = field(default_factory=dict)
     trace: dict[MachineKey, Trace] = field(default_factory=dict)
@@ -66,11 +68,19 @@ class Changes:
     staff board's plots and the time-series sink."""
 
     def __bool__(self) -> bool:
-        return bool(self.reports or self.alerts or self.sessions or self.machines or self.trace)
+        return bool(
+            self.reports
+            or self.alerts
+            or self.cleared
+            or self.sessions
+            or self.machines
+            or self.trace
+        )
 
     def __str__(self) -> str:
         return (
             f"{len(self.reports)} reports, {len(self.alerts)} alerts, "
+            f"{len(self.cleared)} alerts cleared, "
             f"{len(self.sessions)} session events, {len(self.machines)} machine states, "
             f"{sum(map(len, self.trace.values()))} trace samples"
         )
@@ -89,6 +99,7 @@ class Changes:
         """Add changes made after these, in order; these take over `later`'s traces."""
         self.reports += later.reports
         self.alerts += later.alerts
+        self.cleared += later.cleared
         self.sessions += later.sessions
         self.machines.update(later.machines)
         for key, trace in later.trace.items():

@@ -7,16 +7,28 @@ Screenshots go to test-artifacts/browser/."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser
 
+from gymfloor.contract import (
+    MACHINE_OFFLINE,
+    MachineChannel,
+    MachineKey,
+    Payload,
+    SessionPayload,
+    StatusPayload,
+    encode_payload,
+)
 from gymfloor_edge.simulator import SimulationPlan, simulate
 from tests.support.browser import PHONE, TABLET, Tab, chromium, opened
 from tests.support.floor import (
@@ -324,3 +336,50 @@ def test_the_member_page_refuses_a_staff_token(floor: Floor, phone: Tab) -> None
     message = page.wait_for_selector("#sign-in .message:not(:empty)")
     assert message is not None and "cannot open this page" in message.inner_text()
     phone.problems.clear()  # the 403 the browser logged is the point of this test
+
+
+def test_a_machine_that_goes_offline_mid_set_is_marked_until_it_is_back(
+    floor: Floor, tab: Tab
+) -> None:
+    """Last among the board's tests: the machine it adds is on the floor from here on."""
+    page = tab.sign_in(floor, "/board", "staff")
+    page.wait_for_selector("#stream-state[data-state=live]")
+    key = MachineKey("g1", "lp-offline")
+    device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="browser-test-device")
+    device.connect("127.0.0.1", floor.broker.port)
+    device.loop_start()
+
+    def send(channel: MachineChannel, payload: Payload, retain: bool = False) -> None:
+        device.publish(key.topic(channel), encode_payload(payload), qos=1, retain=retain)
+
+    def presence(state: Literal["online", "offline"]) -> None:
+        send(MachineChannel.STATUS, StatusPayload(v=1, state=state, t=time.time()), retain=True)
+
+    session = SessionPayload(
+        v=1, event="start", t=time.time(), session_id="s-off", member_id="m-off"
+    )
+    tile = f'.tile[data-machine="{key}"]'
+    try:
+        presence("online")
+        send(MachineChannel.SESSION, session)
+        page.wait_for_selector(f"{tile}:not(.offline-alert)")
+        presence("offline")  # the device's goodbye, mid-set
+        page.wait_for_selector(f"{tile}.offline-alert")
+        alert = page.locator(f".alert[data-kind={MACHINE_OFFLINE}]")
+        assert alert.count() == 1 and "m-off" in alert.inner_text()
+        assert page.locator(f"{tile} .tile-offline-alert").count() == 1
+        tab.screenshot("board-machine-offline")
+
+        presence("online")
+        page.wait_for_selector(f"{tile}:not(.offline-alert)")
+        page.wait_for_selector(f".alert.cleared[data-kind={MACHINE_OFFLINE}]")
+        assert page.locator(f"{tile} .tile-offline-alert").count() == 0
+        assert "Cleared" in alert.inner_text()
+        tab.screenshot("board-machine-back")
+        send(
+            MachineChannel.SESSION,
+            SessionPayload(v=1, event="end", t=time.time(), session_id="s-off"),
+        )
+    finally:
+        device.disconnect()
+        device.loop_stop()

@@ -22,7 +22,7 @@ from schemathesis.core.result import Ok
 
 from gymfloor import coaching
 from gymfloor.api.member_trend import DEFAULT_SESSIONS, MAX_SESSIONS, MIN_SESSIONS
-from gymfloor.contract import Fault, RepReport, Severity, StaffAlert
+from gymfloor.contract import MACHINE_OFFLINE, Fault, RepReport, Severity, StaffAlert
 from gymfloor.outputs import Changes
 from gymfloor_edge.simulator import SimulationPlan, simulate
 from tests.support.floor import (
@@ -423,6 +423,43 @@ def test_the_alert_stream_carries_new_alerts_and_acknowledgements_live(floor: Fl
     ) as resumed:
         again = read_events(connected(resumed), lambda e: e["event"] == "alert")
     assert [json.loads(e["data"])["id"] for e in again] == [fresh.id]
+
+
+def test_the_alert_stream_tells_when_an_offline_alert_clears(floor: Floor) -> None:
+    staff = floor.auth("staff")
+    offline = StaffAlert(
+        id="test-offline-1",
+        t=time.time(),
+        gym_id="g1",
+        machine_id="lp-02",
+        session_id="s-offline",
+        member_id=None,
+        severity=Severity.WARNING,
+        kind=MACHINE_OFFLINE,
+        message="lp-02: lost its connection with a guest on it",
+    )
+    cleared_at = offline.t + 5.0
+    with floor.api.stream("GET", "/v1/alerts/stream", headers=staff) as stream:
+        lines = connected(stream)
+        with stored(floor.data_dir) as store:
+            store.write(Changes(alerts=[offline]))  # as ingest writes them
+        raised = read_events(lines, lambda e: e["event"] == "alert")[-1]
+        with stored(floor.data_dir) as store:
+            store.write(Changes(cleared=[offline.model_copy(update={"cleared_at": cleared_at})]))
+        cleared = read_events(lines, lambda e: e["event"] == "cleared")[-1]
+    assert json.loads(raised["data"])["cleared_at"] is None
+    assert json.loads(cleared["data"]) == {"alert_id": offline.id, "at": cleared_at}
+    listed = [a for a in every_page(floor, "/v1/alerts", "staff") if a["id"] == offline.id]
+    assert [a["cleared_at"] for a in listed] == [cleared_at]
+    # Resuming after the alert misses no clearance, from an id of three numbers or of the two
+    # a stream sent before clearances existed.
+    alert_seq, ack_seq, _ = raised["id"].split(".")
+    for resume_at in (raised["id"], f"{alert_seq}.{ack_seq}"):
+        with floor.api.stream(
+            "GET", "/v1/alerts/stream", headers={**staff, "Last-Event-ID": resume_at}
+        ) as resumed:
+            again = read_events(connected(resumed), lambda e: e["event"] == "cleared")
+        assert json.loads(again[-1]["data"])["alert_id"] == offline.id
 
 
 def test_acknowledging_twice_keeps_the_first_and_unknown_alerts_are_404(floor: Floor) -> None:

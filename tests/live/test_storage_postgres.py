@@ -16,9 +16,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
-from gymfloor.contract import Fault
+from gymfloor.contract import MACHINE_OFFLINE, Fault, Severity, StaffAlert
 from gymfloor.outputs import Changes
 from gymfloor.storage import OperationalStore, migrate
 from gymfloor.storage.alerts import (
@@ -178,9 +178,9 @@ def test_machines_alerts_and_acknowledgements_read_back_the_same(
     for store in stores.values():
         with store.transaction() as db:
             assert acknowledge(db, first, "tok", 100.0) is not None
-    feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0), 1000)))
+    feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0, 0), 1000)))
     assert feed["acknowledgements"] == [[1, {"alert_id": first, "at": 100.0, "by": "tok"}]]
-    assert len(feed["alerts"]) == len(alerts) and feed["end"] == [len(alerts), 1]
+    assert len(feed["alerts"]) == len(alerts) and feed["end"] == [len(alerts), 1, 0]
 
 
 def read_feed(batch: FeedBatch) -> dict[str, Any]:
@@ -189,7 +189,8 @@ def read_feed(batch: FeedBatch) -> dict[str, Any]:
         "acknowledgements": [
             [seq, ack.model_dump(mode="json")] for seq, ack in batch.acknowledgements
         ],
-        "end": [batch.end.alert_seq, batch.end.ack_seq],
+        "clearances": [[seq, clear.model_dump(mode="json")] for seq, clear in batch.clearances],
+        "end": [batch.end.alert_seq, batch.end.ack_seq, batch.end.clear_seq],
         "full": batch.full,
     }
 
@@ -236,7 +237,7 @@ def test_every_floor_read_keeps_to_the_gyms_it_is_given(
         stores, lambda db: every(lambda c: page_reps(db, RepFilter("g1", gyms=gyms), c, 50))
     )
     assert named == [r for r in whole["reps"] if r["gym_id"] == "g1" and "g1" in gyms]
-    feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0), 1000, gyms)))
+    feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0, 0), 1000, gyms)))
     assert [alert["id"] for _, alert in feed["alerts"]] == [
         alert["id"] for alert in reversed(whole["alerts"]) if alert["gym_id"] in gyms
     ]
@@ -260,7 +261,8 @@ def test_an_alert_of_another_gym_cannot_be_acknowledged_and_its_acks_stay_there(
             assert taken is not None and taken.acknowledged_by == "staff-g2"
 
     def acknowledged(gyms: frozenset[str]) -> list[str]:
-        feed = on_both(stores, lambda db: read_feed(feed_after(db, FeedPosition(0, 0), 1000, gyms)))
+        start = FeedPosition(0, 0, 0)
+        feed = on_both(stores, lambda db: read_feed(feed_after(db, start, 1000, gyms)))
         return [ack["alert_id"] for _, ack in feed["acknowledgements"]]
 
     assert alert in acknowledged(g2) and alert not in acknowledged(g1)
@@ -376,3 +378,63 @@ def _done_within(future: Future[Member], seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_alerts_from_before_clearances_read_open_and_a_clearance_reaches_the_feed_once(
+    server: PostgreSQL, database: str, tmp_path: Path
+) -> None:
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'before-clearances.db'}"
+    else:
+        url = server.new_database("before_clearances")
+    engine = create_engine(url)
+    alembic = Config()
+    alembic.set_main_option("script_location", migrate.SCRIPTS)
+
+    def migrate_to(revision: str, step: Any) -> None:
+        with engine.begin() as connection:
+            alembic.attributes["connection"] = connection
+            step(alembic, revision)
+
+    alert = StaffAlert(
+        id="a-offline",
+        t=100.0,
+        gym_id="g1",
+        machine_id="lp-01",
+        session_id="s-1",
+        member_id="m-0001",
+        severity=Severity.WARNING,
+        kind=MACHINE_OFFLINE,
+        message="lp-01: lost its connection with member m-0001 on it",
+    )
+    migrate_to("0006", command.upgrade)
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO alerts (id, gym_id, machine_id, session_id, member_id, t, severity, "
+                "kind, alert) VALUES (:id, 'g1', 'lp-01', 's-1', 'm-0001', 100.0, 'warning', "
+                ":kind, :alert)"
+            ),
+            {"id": alert.id, "kind": MACHINE_OFFLINE, "alert": alert.model_dump_json()},
+        )
+    store = OperationalStore(url)  # opening the store upgrades it, as every process does
+    with store.read() as db:
+        (before,) = page_alerts(db, AlertFilter(), None, 10).items
+    assert before.cleared_at is None
+    cleared = alert.model_copy(update={"cleared_at": 130.0})
+    store.write(Changes(cleared=[cleared]))
+    store.write(Changes(cleared=[alert.model_copy(update={"cleared_at": 140.0})]))  # a replay's
+    with store.read() as db:
+        feed = read_feed(feed_after(db, FeedPosition(0, 0, 0), 100))
+        (after,) = page_alerts(db, AlertFilter(), None, 10).items
+    assert after.cleared_at == 130.0
+    assert feed["clearances"] == [[1, {"alert_id": alert.id, "at": 130.0}]]
+    assert feed["end"] == [1, 0, 1]
+    store.close()
+    migrate_to("0006", command.downgrade)
+    with engine.connect() as db:
+        kept = db.execute(text("SELECT id FROM alerts")).scalars().all()
+        tables = set(inspect(db).get_table_names())
+    engine.dispose()
+    assert kept == [alert.id] and "alert_clearances" not in tables

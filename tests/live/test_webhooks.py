@@ -16,7 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gymfloor.contract import Severity, StaffAlert
+from gymfloor.contract import MACHINE_OFFLINE, Severity, StaffAlert
+from gymfloor.outputs import Changes
 from gymfloor.storage import OperationalStore, schema
 from gymfloor.storage.alerts import acknowledge
 from gymfloor.storage.models import Webhook
@@ -335,3 +336,28 @@ def test_deliverers_side_by_side_send_each_delivery_once(store: OperationalStore
     for receiver, gym in ((g1, "g1"), (g2, "g2")):
         assert sorted(r.alert_id for r in receiver.accepted) == ids(changes.alerts, gym)
         assert len({r.delivery_id for r in receiver.accepted}) == len(receiver.accepted)
+
+
+def test_a_cleared_alert_is_delivered_again_as_cleared_after_its_raise(
+    store: OperationalStore,
+) -> None:
+    alert = StaffAlert(
+        id="a-offline",
+        t=100.0,
+        gym_id="g1",
+        machine_id="lp-01",
+        session_id="s-1",
+        member_id="m-0001",
+        severity=Severity.WARNING,
+        kind=MACHINE_OFFLINE,
+        message="lp-01: lost its connection with member m-0001 on it",
+    )
+    with Receiver() as receiver:
+        subscribe(store, "g1", receiver)
+        store.write(Changes(alerts=[alert]))
+        cleared = alert.model_copy(update={"cleared_at": 130.0})
+        store.write(Changes(cleared=[cleared]))
+        store.write(Changes(cleared=[cleared]))  # a replay's clearance: no second delivery
+        delivering(Deliverer(store, WebhookConfig()), lambda: not attempts(store), "all sent")
+    events = [(r.event, r.cleared_at) for r in receiver.accepted]
+    assert events == [(RAISED, 130.0), (WebhookEvent.CLEARED.value, 130.0)]

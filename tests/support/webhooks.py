@@ -27,6 +27,7 @@ class Received:
     alert: dict[str, Any]
     acknowledged_at: float | None
     acknowledged_by: str | None
+    cleared_at: float | None
 
     @property
     def alert_id(self) -> str:
@@ -93,6 +94,7 @@ class Receiver(Running):
                     payload["alert"],
                     payload["acknowledged_at"],
                     payload["acknowledged_by"],
+                    payload["cleared_at"],
                 )
             )
             return 204

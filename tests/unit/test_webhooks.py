@@ -30,7 +30,9 @@ DELIVERY = Delivery(
     secret=SECRET,
     claim="c1",
 )
-ALERT = StoredAlert({"id": "a1", "kind": "machine_offline", "gym_id": "g1"}, 1764064900.5, "t1")
+ALERT = StoredAlert(
+    {"id": "a1", "kind": "machine_offline", "gym_id": "g1"}, 1764064900.5, "t1", None
+)
 
 
 def test_the_back_off_doubles_up_to_its_cap_jittered_down_by_at_most_half() -> None:

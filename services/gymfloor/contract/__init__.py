@@ -1,6 +1,12 @@
 """The wire contract (docs/CONTRACT.md) as code: topics, payloads, rep reports, recordings."""
 
-from gymfloor.contract.outbound import Feedback, Rejected, Severity, StaffAlert
+from gymfloor.contract.outbound import (
+    MACHINE_OFFLINE,
+    Feedback,
+    Rejected,
+    Severity,
+    StaffAlert,
+)
 from gymfloor.contract.payloads import (
     VERSION,
     ContractError,
@@ -37,6 +43,7 @@ __all__ = [
     "FAULT_LABELS",
     "ID_PATTERN",
     "INGEST_CHANNELS",
+    "MACHINE_OFFLINE",
     "VERSION",
     "BadLine",
     "ContractError",

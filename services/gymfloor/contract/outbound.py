@@ -37,6 +37,11 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+MACHINE_OFFLINE = "machine_offline"
+"""The `kind` of the staff alert for a machine that went offline, or silent, with a member on it
+(docs/ALERTS.md). Every other kind is a `Fault`."""
+
+
 class StaffAlert(_Outbound):
     """A note for the trainers on the floor; docs/ALERTS.md gives the policy behind it."""
 
@@ -55,6 +60,9 @@ class StaffAlert(_Outbound):
     load_kg: float | None = None
     count: int = 1
     """How many times the fault has been seen in this set, this one included."""
+    cleared_at: float | None = None
+    """When the alert stopped applying (a `machine_offline` alert: the machine is back, or its
+    session is over); such an alert is published again, the same but for this field."""
 
 
 class Rejected(_Outbound):

@@ -48,3 +48,9 @@ class AlertPolicyConfig(BaseModel):
     cooldown_s: float = Field(
         120.0, ge=0, description="seconds before the same alert may be raised again on a machine"
     )
+    offline_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="seconds without a message after which a machine with a member on it is "
+        "reported offline",
+    )

@@ -20,6 +20,7 @@ from gymfloor.contract import (
     MachineKey,
     RepReport,
     SessionPayload,
+    StaffAlert,
     StatusPayload,
     TelemetryBatch,
     TopicError,
@@ -37,6 +38,7 @@ from gymfloor.detector import (
 from gymfloor.dispatch import Dispatched, dispatch
 from gymfloor.ingest.alerts import AlertPolicy, PolicySnapshot
 from gymfloor.ingest.config import AlertPolicyConfig
+from gymfloor.ingest.offline import OfflineSnapshot, OfflineWatch
 from gymfloor.ingest.rejects import RejectLog
 from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
 
@@ -58,6 +60,8 @@ class PipelineSnapshot:
     detector: DetectorSnapshot
     policy: PolicySnapshot
     presence: dict[MachineKey, MachineStatus]
+    offline: OfflineSnapshot | None = None
+    """None in a checkpoint written before the offline watch existed."""
 
 
 @dataclass(slots=True)
@@ -76,11 +80,15 @@ class Pipeline:
         policy: AlertPolicy,
         rejects: RejectLog | None = None,
         trace_hz: float | None = None,
+        offline: OfflineWatch | None = None,
     ) -> None:
         """`trace_hz`: also downsample the telemetry into `Changes.trace`, for the staff board
         and the time-series sink; None spares the work (detection alone: tests, benchmarks)."""
         self.detector = detector
         self.policy = policy
+        self.offline = offline or OfflineWatch(
+            policy.config.offline_after_s, detector.config.idle_timeout_s
+        )
         self.rejects = rejects or RejectLog()
         self.counters = PipelineCounters()
         self.presence: dict[MachineKey, MachineStatus] = {}
@@ -98,7 +106,10 @@ class Pipeline:
         takes next to no time: the detector and the policy copy a machine's state only when it
         next changes, or when the snapshot is written."""
         return PipelineSnapshot(
-            self.detector.snapshot(), self.policy.snapshot(), dict(self.presence)
+            self.detector.snapshot(),
+            self.policy.snapshot(),
+            dict(self.presence),
+            self.offline.snapshot(),
         )
 
     @classmethod
@@ -112,7 +123,13 @@ class Pipeline:
         # The settings may have changed across the restart: the new ones apply.
         policy = AlertPolicy.restore(policy_config, snapshot.policy)
         detector = Detector.restore(detector_config, snapshot.detector)
-        pipeline = cls(detector, policy, trace_hz=trace_hz)
+        offline = OfflineWatch.restore(
+            policy_config.offline_after_s,
+            detector_config.idle_timeout_s,
+            # A checkpoint pickled before the field existed lacks it altogether.
+            getattr(snapshot, "offline", None),
+        )
+        pipeline = cls(detector, policy, trace_hz=trace_hz, offline=offline)
         pipeline.presence = dict(snapshot.presence)
         return pipeline
 
@@ -131,6 +148,7 @@ class Pipeline:
             return self._reject(topic, payload, str(exc), received_at, live)
         self.counters.messages += 1
         self._note_presence(dispatched, received_at)
+        offline_alert = self._watch_presence(dispatched, received_at)
         if isinstance(dispatched.payload, SessionPayload):
             self._changes.sessions.append((dispatched.machine, dispatched.payload))
         batch = dispatched.payload if isinstance(dispatched.payload, TelemetryBatch) else None
@@ -142,9 +160,11 @@ class Pipeline:
                 self._trace_period_ns,
                 self.detector.baseline_kpa(dispatched.machine),
             )
-        if not dispatched.outputs:  # most messages
+        if not dispatched.outputs and offline_alert is None:  # most messages
             return []
         outgoing = self._route(dispatched.outputs, batch)
+        if offline_alert is not None:
+            outgoing.append(self._offline_change(offline_alert))
         return outgoing if live else []
 
     def sweep(self) -> list[Outgoing]:
@@ -153,6 +173,15 @@ class Pipeline:
         outgoing = self._route(self.detector.evict_idle(self.detector.clock), None)
         self.policy.forget(before - set(self.detector.machines))
         return outgoing
+
+    def check_offline(self, now: float) -> list[Outgoing]:
+        """Judge the silence of machines with a member on them, on ingest's clock `now`."""
+        return [self._offline_change(alert) for alert in self.offline.check(now)]
+
+    def resume(self, now: float) -> None:
+        """Serving live from `now`, after a restart: ingest's own absence is no machine's
+        silence."""
+        self.offline.resume(now)
 
     def take_changes(self) -> Changes:
         changes, self._changes = self._changes, Changes()
@@ -180,6 +209,25 @@ class Pipeline:
             elif isinstance(output, SetEnded):
                 self.policy.set_ended(output.machine)
         return outgoing
+
+    def _watch_presence(self, dispatched: Dispatched, received_at: float) -> StaffAlert | None:
+        machine, payload = dispatched.machine, dispatched.payload
+        if isinstance(payload, TelemetryBatch):
+            return self.offline.heard(machine, received_at)
+        if isinstance(payload, StatusPayload):
+            return self.offline.status(machine, payload, received_at)
+        if isinstance(payload, SessionPayload):
+            return self.offline.session(machine, payload, received_at)
+        return None
+
+    def _offline_change(self, alert: StaffAlert) -> Outgoing:
+        """An outage's alert raised, or (with `cleared_at`) cleared: stored and published."""
+        if alert.cleared_at is None:
+            self.counters.alerts += 1
+            self._changes.alerts.append(alert)
+        else:
+            self._changes.cleared.append(alert)
+        return Outgoing(alerts_topic(alert.gym_id), alert.encode())
 
     def _feedback(self, fault: FaultDetected, batch: TelemetryBatch | None) -> Outgoing:
         self.counters.feedback += 1

@@ -27,6 +27,9 @@ BATCH = 512
 """Messages taken from the intake at a time: one hand-over between threads for all of them."""
 TOP_REJECTED = 3
 """Sources the status line names, those with the most rejects since the last one."""
+OFFLINE_CHECK_INTERVAL_S = 1.0
+"""How often the silence of machines with a member on them is judged: well within any sensible
+`offline_after_s`, and cheap (only machines in use are looked at)."""
 
 
 class Publisher(Protocol):
@@ -38,6 +41,7 @@ class _Timers:
     flush: float = 0.0
     checkpoint: float = 0.0
     sweep: float = 0.0
+    offline: float = 0.0
     stats: float = 0.0
     registry: float = 0.0
 
@@ -80,6 +84,7 @@ class IngestTask:
         # turn every machine away.
         self._read_registry()
         replay(self.intake, position, self.process)
+        self.pipeline.resume(time.time())
         self._checkpoint()
 
     def finish(self) -> None:
@@ -122,8 +127,8 @@ class IngestTask:
                     self.latency.observe(time.time() - message.received_at)
 
     def tick(self, now: float) -> None:
-        """The timers: idle sweeps, store writes, checkpoints, held-back rejects, status and the
-        machine registry."""
+        """The timers: idle sweeps, machines gone silent, store writes, checkpoints, held-back
+        rejects, status and the machine registry."""
         c, timers = self.config, self._timers
         # Rejects carry the time they were received, on the wall clock, not `now`'s.
         self.pipeline.rejects.flush(time.time())
@@ -133,6 +138,11 @@ class IngestTask:
         if now - timers.sweep >= c.sweep_interval_s:
             timers.sweep = now
             self._publish(self.pipeline.sweep())
+        if now - timers.offline >= OFFLINE_CHECK_INTERVAL_S:
+            timers.offline = now
+            # Silence has no machine time: it is judged on the wall clock, as messages are
+            # stamped when received.
+            self._publish(self.pipeline.check_offline(time.time()))
         if now - timers.checkpoint >= c.checkpoint_interval_s and not self.committer.busy:
             timers.checkpoint = timers.flush = now
             self._checkpoint()

@@ -10,12 +10,12 @@ from sqlalchemy import Connection, Select, select
 
 from gymfloor.contract import Severity
 from gymfloor.storage import schema
-from gymfloor.storage.models import Acknowledgement, AlertRecord, GymScope
+from gymfloor.storage.models import Acknowledgement, AlertRecord, Clearance, GymScope
 from gymfloor.storage.outbox import AlertEvent, WebhookEvent, enqueue
 from gymfloor.storage.pagination import Page, keyset, page
 from gymfloor.storage.scope import sees, within
 
-_alerts, _acks = schema.alerts, schema.acknowledgements
+_alerts, _acks, _clears = schema.alerts, schema.acknowledgements, schema.clearances
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +43,23 @@ class AlertFilter:
 
 @dataclass(frozen=True, slots=True)
 class FeedPosition:
-    """How far a follower of the feed has read: the last alert and acknowledgement seen."""
+    """How far a follower of the feed has read: the last alert, acknowledgement and clearance
+    seen."""
 
     alert_seq: int
     ack_seq: int
+    clear_seq: int
 
 
 @dataclass(frozen=True, slots=True)
 class FeedBatch:
-    """What a follower of the feed reads next: alerts and acknowledgements, oldest first, each
-    with its number, of the gyms it sees; and how far it read, counting those of other gyms."""
+    """What a follower of the feed reads next: alerts, acknowledgements and clearances, oldest
+    first, each with its number, of the gyms it sees; and how far it read, counting those of
+    other gyms."""
 
     alerts: list[tuple[int, AlertRecord]]
     acknowledgements: list[tuple[int, Acknowledgement]]
+    clearances: list[tuple[int, Clearance]]
     end: FeedPosition
     full: bool
     """The batch's limit was reached: more may be waiting."""
@@ -96,13 +100,15 @@ def feed_end(db: Connection) -> FeedPosition:
     """Where the feed stands now: a new follower starts here."""
     alert_seq = db.execute(select(_alerts.c.seq).order_by(_alerts.c.seq.desc()).limit(1))
     ack_seq = db.execute(select(_acks.c.seq).order_by(_acks.c.seq.desc()).limit(1))
-    return FeedPosition(alert_seq.scalar() or 0, ack_seq.scalar() or 0)
+    clear_seq = db.execute(select(_clears.c.seq).order_by(_clears.c.seq.desc()).limit(1))
+    return FeedPosition(alert_seq.scalar() or 0, ack_seq.scalar() or 0, clear_seq.scalar() or 0)
 
 
 def feed_after(
     db: Connection, position: FeedPosition, limit: int, gyms: GymScope = None
 ) -> FeedBatch:
-    """Alerts and acknowledgements since `position`, up to `limit` of each, kept to `gyms`."""
+    """Alerts, acknowledgements and clearances since `position`, up to `limit` of each, kept to
+    `gyms`."""
     alerts = db.execute(
         select(_alerts)
         .where(_alerts.c.seq > position.alert_seq)
@@ -119,6 +125,13 @@ def feed_after(
         .order_by(_acks.c.seq)
         .limit(limit)
     ).all()
+    clears = db.execute(
+        select(_clears, _alerts.c.gym_id)
+        .outerjoin(_alerts, _alerts.c.id == _clears.c.alert_id)
+        .where(_clears.c.seq > position.clear_seq)
+        .order_by(_clears.c.seq)
+        .limit(limit)
+    ).all()
     return FeedBatch(
         alerts=[(row.seq, _record(row)) for row in alerts if sees(gyms, row.gym_id)],
         acknowledgements=[
@@ -126,17 +139,23 @@ def feed_after(
             for row in acks
             if sees(gyms, row.gym_id)
         ],
+        clearances=[
+            (row.seq, Clearance(alert_id=row.alert_id, at=row.at))
+            for row in clears
+            if sees(gyms, row.gym_id)
+        ],
         end=FeedPosition(
             alerts[-1].seq if alerts else position.alert_seq,
             acks[-1].seq if acks else position.ack_seq,
+            clears[-1].seq if clears else position.clear_seq,
         ),
-        full=len(alerts) == limit or len(acks) == limit,
+        full=limit in (len(alerts), len(acks), len(clears)),
     )
 
 
 def _record(row: Any) -> AlertRecord:
     return AlertRecord(
-        **json.loads(row.alert),
+        **{**json.loads(row.alert), "cleared_at": row.cleared_at},
         acknowledged_at=row.acknowledged_at,
         acknowledged_by=row.acknowledged_by,
     )

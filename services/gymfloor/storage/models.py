@@ -120,6 +120,13 @@ class Acknowledgement(_Record):
     by: str
 
 
+class Clearance(_Record):
+    """An alert stopped applying: a `machine_offline` alert's machine is back."""
+
+    alert_id: str
+    at: float
+
+
 class Member(_Record):
     member_id: str
     display_name: str | None

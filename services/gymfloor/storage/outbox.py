@@ -30,6 +30,7 @@ ERROR_CHARS = 200
 class WebhookEvent(StrEnum):
     RAISED = "alert.raised"
     ACKNOWLEDGED = "alert.acknowledged"
+    CLEARED = "alert.cleared"
 
 
 class DeliveryState(StrEnum):
@@ -66,11 +67,13 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class StoredAlert:
-    """An alert as the store holds it now: as published, and its acknowledgement."""
+    """An alert as the store holds it now: as published, its acknowledgement, and when it
+    stopped applying (a machine_offline alert's machine back)."""
 
     alert: dict[str, Any]
     acknowledged_at: float | None
     acknowledged_by: str | None
+    cleared_at: float | None
 
 
 def severity_reaches(severity: Severity, minimum: Severity | None) -> bool:
@@ -161,14 +164,13 @@ def claim(engine: Engine, now: float, lease_s: float, limit: int) -> list[Delive
 
 
 def stored_alert(db: Connection, alert_id: str) -> StoredAlert | None:
-    row = db.execute(
-        select(_alerts.c.alert, _alerts.c.acknowledged_at, _alerts.c.acknowledged_by).where(
-            _alerts.c.id == alert_id
-        )
-    ).first()
+    columns = (_alerts.c.alert, _alerts.c.acknowledged_at, _alerts.c.acknowledged_by)
+    row = db.execute(select(*columns, _alerts.c.cleared_at).where(_alerts.c.id == alert_id)).first()
     if row is None:
         return None
-    return StoredAlert(json.loads(row.alert), row.acknowledged_at, row.acknowledged_by)
+    return StoredAlert(
+        json.loads(row.alert), row.acknowledged_at, row.acknowledged_by, row.cleared_at
+    )
 
 
 def delivered(db: Connection, delivery: Delivery, at: float) -> bool:

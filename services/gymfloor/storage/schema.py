@@ -104,6 +104,8 @@ alerts = Table(
     Column("alert", Text, nullable=False),  # the alert exactly as published
     Column("acknowledged_at", Float),
     Column("acknowledged_by", String(32)),  # the token id, so the feed shows who took it
+    # When the alert stopped applying: a machine_offline alert's machine is back (migration 0007).
+    Column("cleared_at", Float),
 )
 
 acknowledgements = Table(
@@ -114,6 +116,15 @@ acknowledgements = Table(
     Column("alert_id", String(64), nullable=False),
     Column("at", Float, nullable=False),
     Column("by", String(32), nullable=False),
+)
+
+clearances = Table(
+    "alert_clearances",
+    metadata,
+    # The live stream reads clearances in this order, as it does acknowledgements (migration 0007).
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", String(64), nullable=False),
+    Column("at", Float, nullable=False),
 )
 
 trace = Table(

@@ -70,6 +70,8 @@ class OperationalStore:
                 )
             if changes.alerts:
                 _store_alerts(db, self._insert, changes.alerts)
+            for alert in changes.cleared:  # after the inserts: an outage may be that short
+                _clear_alert(db, alert)
             members = {s.member_id for _, s in changes.sessions if s.member_id is not None}
             if members:
                 db.execute(
@@ -230,6 +232,21 @@ def _alert_row(alert: StaffAlert) -> dict[str, Any]:
         "kind": alert.kind,
         "alert": alert.model_dump_json(),
     }
+
+
+def _clear_alert(db: Connection, alert: StaffAlert) -> None:
+    """Mark the alert cleared and tell the live stream; the first clearance stands, so a
+    replay's second one is dropped."""
+    table = schema.alerts
+    cleared = db.execute(
+        table.update()
+        .where(table.c.id == alert.id, table.c.cleared_at.is_(None))
+        .values(cleared_at=alert.cleared_at)
+    )
+    if cleared.rowcount:
+        db.execute(schema.clearances.insert().values(alert_id=alert.id, at=alert.cleared_at))
+        event = AlertEvent(alert.id, alert.gym_id, alert.severity)
+        enqueue(db, WebhookEvent.CLEARED, [event], time.time())
 
 
 def _write_trace(db: Connection, insert: Any, traces: Iterable[Trace], keep_s: float) -> None:

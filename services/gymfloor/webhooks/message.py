@@ -18,8 +18,8 @@ USER_AGENT = "gymfloor-webhooks/1"
 
 
 def body(delivery: Delivery, alert: StoredAlert) -> bytes:
-    """The event, the delivery's id, the alert as published (of any kind) and whether it is
-    acknowledged now."""
+    """The event, the delivery's id, the alert as published (of any kind), whether it is
+    acknowledged now and whether it has cleared."""
     return json.dumps(
         {
             "event": delivery.event.value,
@@ -27,6 +27,7 @@ def body(delivery: Delivery, alert: StoredAlert) -> bytes:
             "alert": alert.alert,
             "acknowledged_at": alert.acknowledged_at,
             "acknowledged_by": alert.acknowledged_by,
+            "cleared_at": alert.cleared_at,
         },
         separators=(",", ":"),
     ).encode()

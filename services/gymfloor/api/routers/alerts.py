@@ -42,7 +42,8 @@ from gymfloor.storage.pagination import Page
 
 router = APIRouter(prefix="/v1/alerts", tags=["staff"])
 
-EVENT_ID = re.compile(r"(\d{1,18})\.(\d{1,18})")
+# Alert, acknowledgement and clearance numbers; an id sent before clearances existed has two.
+EVENT_ID = re.compile(r"(\d{1,18})\.(\d{1,18})(?:\.(\d{1,18}))?")
 RECONNECT_MS = 2000
 BATCH = 200
 
@@ -93,9 +94,9 @@ def _resume_after(
     if match is None:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "Last-Event-ID must be an event id this stream sent, such as 12.3",
+            "Last-Event-ID must be an event id this stream sent, such as 12.3.1",
         )
-    return FeedPosition(int(match[1]), int(match[2]))
+    return FeedPosition(int(match[1]), int(match[2]), int(match[3] or 0))
 
 
 @router.get("/stream", response_class=EventSourceResponse)
@@ -105,7 +106,8 @@ async def stream(
     config: Annotated[ApiConfig, Depends(get_config)],
     resume: Annotated[FeedPosition | None, Depends(_resume_after)],
 ) -> AsyncIterator[ServerSentEvent]:
-    """New alerts (event `alert`) and acknowledgements (event `acknowledged`) as they happen.
+    """New alerts (event `alert`), acknowledgements (event `acknowledged`) and clearances (event
+    `cleared`: a `machine_offline` alert's machine is back) as they happen.
 
     Each event's id is a position in the feed: a client that reconnects with it in
     `Last-Event-ID`, as browsers do on their own, misses nothing."""
@@ -114,18 +116,21 @@ async def stream(
     while True:
         batch = await run_in_threadpool(_after, store, position, gyms)
         for seq, alert in batch.alerts:
-            at = FeedPosition(seq, position.ack_seq)
+            at = FeedPosition(seq, position.ack_seq, position.clear_seq)
             yield ServerSentEvent(data=alert, event="alert", id=_event_id(at))
         for seq, ack in batch.acknowledgements:
-            at = FeedPosition(batch.end.alert_seq, seq)
+            at = FeedPosition(batch.end.alert_seq, seq, position.clear_seq)
             yield ServerSentEvent(data=ack, event="acknowledged", id=_event_id(at))
+        for seq, clearance in batch.clearances:
+            at = FeedPosition(batch.end.alert_seq, batch.end.ack_seq, seq)
+            yield ServerSentEvent(data=clearance, event="cleared", id=_event_id(at))
         position = batch.end
         if not batch.full:
             await asyncio.sleep(config.stream_poll_s)
 
 
 def _event_id(position: FeedPosition) -> str:
-    return f"{position.alert_seq}.{position.ack_seq}"
+    return f"{position.alert_seq}.{position.ack_seq}.{position.clear_seq}"
 
 
 def _end(store: OperationalStore) -> FeedPosition:

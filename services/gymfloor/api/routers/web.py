@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from gymfloor.contract import FAULT_LABELS
+from gymfloor.contract import FAULT_LABELS, MACHINE_OFFLINE
 
 STATIC_DIR = Path(str(files("gymfloor.api") / "static"))
 
@@ -47,11 +47,15 @@ def report() -> FileResponse:
 
 
 # Registered ahead of the /static mount, so it answers for this one path: the pages import it
-# like their other modules, and it names faults as everything else does.
-FAULTS_MODULE = f"export const FAULT_LABELS = {json.dumps(FAULT_LABELS, indent=2)};\n"
+# like their other modules, and it names faults and alert kinds as everything else does.
+FAULTS_MODULE = (
+    f"export const FAULT_LABELS = {json.dumps(FAULT_LABELS, indent=2)};\n"
+    f"export const MACHINE_OFFLINE = {json.dumps(MACHINE_OFFLINE)};\n"
+)
 
 
 @router.get("/static/faults.js")
 def faults_module() -> Response:
-    """The fault labels of `gymfloor.contract`, as a JavaScript module for the pages."""
+    """The fault labels and the offline alert's kind of `gymfloor.contract`, as a JavaScript
+    module for the pages."""
     return Response(FAULTS_MODULE, media_type="text/javascript", headers=PAGE_HEADERS)

@@ -1,5 +1,6 @@
 // The floor board: a tile per machine, the live alert feed, and the selected machine's set.
 import { AuthError, FAULTS, Session, ago, clock, drawFaultDots, el, faultChips, faultLegend, signIn } from "./common.js";
+import { MACHINE_OFFLINE } from "./faults.js";
 
 const MACHINES_EVERY_MS = 3000;
 const TRACE_EVERY_MS = 2000;
@@ -26,6 +27,7 @@ async function refreshMachines() {
   const page = await session.get("/v1/machines?limit=500");
   const now = Date.now() / 1000;
   $("machines").replaceChildren(...page.items.map((machine) => tile(machine, now)));
+  markOffline();
   if (!chosen) show(latestFault(page.items));
 }
 
@@ -36,6 +38,21 @@ function latestFault(machines) {
     if (machine.last_fault && (!latest || machine.last_fault.t_end > latest.last_fault.t_end)) latest = machine;
   }
   return latest && `${latest.gym_id}/${latest.machine_id}`;
+}
+
+// A machine that went offline with a member on it: its tile is marked while the alert is not
+// cleared, straight from the alert feed, so the mark comes and goes with the stream's events.
+function markOffline() {
+  const down = new Set([...alerts.values()]
+    .filter((a) => a.kind === MACHINE_OFFLINE && a.cleared_at == null)
+    .map((a) => `${a.gym_id}/${a.machine_id}`));
+  for (const node of document.querySelectorAll(".tile")) {
+    const marked = down.has(node.dataset.machine);
+    node.classList.toggle("offline-alert", marked);
+    const note = node.querySelector(".tile-offline-alert");
+    if (marked && !note) node.append(el("span", { class: "tile-offline-alert" }, "Offline mid-set"));
+    if (!marked && note) note.remove();
+  }
 }
 
 function tile(machine, now) {
@@ -198,37 +215,45 @@ function drawLiftoffLine(u) {
 
 // -- alerts --------------------------------------------------------------------------------
 
+// An alert nobody has taken yet, unless it cleared by itself (a machine back online).
+function needsSomeone(alert) {
+  return alert.acknowledged_at === null && alert.cleared_at == null;
+}
+
 // Open critical alerts stay on top, however old, until someone takes them; then the other open
-// ones, then the taken ones; newest first within each.
+// ones, then the taken and the cleared ones; newest first within each.
 function alertRank(alert) {
-  if (alert.acknowledged_at !== null) return 2;
+  if (!needsSomeone(alert)) return 2;
   return alert.severity === "critical" ? 0 : 1;
 }
 
 function renderAlerts() {
   const sorted = [...alerts.values()].sort((a, b) => alertRank(a) - alertRank(b) || b.t - a.t);
-  const open = sorted.filter((a) => a.acknowledged_at === null).length;
+  const open = sorted.filter(needsSomeone).length;
   $("open-count").textContent = open ? `${open} open` : "";
   $("no-alerts").hidden = sorted.length > 0;
   $("alerts").replaceChildren(...sorted.slice(0, ALERTS_SHOWN).map(alertNode));
+  markOffline();
 }
 
 // Each alert keeps its element while it stays the same, so a re-render (every alert, every
 // acknowledgement) never swaps a button from under a finger about to tap it.
-const alertNodes = new Map(); // id → { taken, node }
+const alertNodes = new Map(); // id → { taken, cleared, node }
 function alertNode(alert) {
   const taken = alert.acknowledged_at !== null;
+  const cleared = alert.cleared_at != null;
   const known = alertNodes.get(alert.id);
-  if (known && known.taken === taken) return known.node;
+  if (known && known.taken === taken && known.cleared === cleared) return known.node;
   const node = alertItem(alert);
-  alertNodes.set(alert.id, { taken, node });
+  alertNodes.set(alert.id, { taken, cleared, node });
   return node;
 }
 
 function alertItem(alert) {
   const taken = alert.acknowledged_at !== null;
+  const cleared = alert.cleared_at != null;
   return el("li", {
-      class: `alert severity-${alert.severity}${taken ? " taken" : ""}`,
+      class: `alert severity-${alert.severity}${taken ? " taken" : ""}${cleared ? " cleared" : ""}`,
       "data-alert": alert.id, "data-severity": alert.severity, "data-kind": alert.kind,
     },
     el("span", { class: "alert-head" },
@@ -236,6 +261,7 @@ function alertItem(alert) {
       el("span", { class: "severity" }, alert.severity), " ",
       el("time", {}, clock(alert.t))),
     el("span", { class: "alert-message" }, withoutMachine(alert)),
+    cleared ? el("span", { class: "cleared-note" }, `Cleared ${clock(alert.cleared_at)}`) : null,
     taken
       ? el("span", { class: "taken-note" }, `Taken ${clock(alert.acknowledged_at)}`)
       : el("button", { type: "button", class: "ack", onclick: () => acknowledge(alert.id) }, "I'm on it"),
@@ -273,6 +299,9 @@ function onStreamEvent(type, data) {
   } else if (type === "acknowledged") {
     const alert = alerts.get(data.alert_id);
     if (alert) alerts.set(alert.id, { ...alert, acknowledged_at: data.at, acknowledged_by: data.by });
+  } else if (type === "cleared") {
+    const alert = alerts.get(data.alert_id);
+    if (alert) alerts.set(alert.id, { ...alert, cleared_at: data.at });
   }
   renderAlerts();
 }

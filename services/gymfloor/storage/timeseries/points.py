@@ -30,7 +30,7 @@ from gymfloor.storage.timeseries.schema import (
 
 def changes_lines(changes: Changes) -> list[str]:
     points = [p for report in changes.reports for p in rep_points(report)]
-    points += [alert_point(alert) for alert in changes.alerts]
+    points += [alert_point(alert) for alert in changes.alerts + changes.cleared]
     points += [status_point(key, status) for key, status in changes.machines.items()]
     lines = [p.to_line_protocol() for p in points]
     for trace in changes.trace.values():
@@ -81,6 +81,7 @@ def alert_point(alert: StaffAlert) -> Point:
         .field(AlertField.REP, alert.rep)
         .field(AlertField.LOAD_KG, _float(alert.load_kg))
         .field(AlertField.COUNT, alert.count)
+        .field(AlertField.CLEARED_AT, alert.cleared_at)
         .time(unix_ns(alert.t), WritePrecision.NS)
     )
 

@@ -76,6 +76,8 @@ class AlertField(StrEnum):
     REP = RepField.REP
     LOAD_KG = RepField.LOAD_KG
     COUNT = "count"
+    CLEARED_AT = "cleared_at"
+    """Unix s; written onto the alert's own point (same series and time) when it clears."""
 
 
 class StatusField(StrEnum):
