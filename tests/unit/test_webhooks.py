@@ -31,7 +31,7 @@ DELIVERY = Delivery(
     claim="c1",
 )
 ALERT = StoredAlert(
-    {"id": "a1", "kind": "machine_offline", "gym_id": "g1"}, 1764064900.5, "t1", None
+    {"id": "a1", "kind": "machine_offline", "gym_id": "g1"}, 1764064900.5, "t1", 1764064950.0
 )
 
 
@@ -91,6 +91,7 @@ def test_the_message_carries_the_alert_as_stored_and_verifies_as_documented() ->
         "alert": ALERT.alert,  # any kind, as stored
         "acknowledged_at": 1764064900.5,
         "acknowledged_by": "t1",
+        "cleared_at": 1764064950.0,
     }
     headers = message.headers(DELIVERY, content, now=time.time())
     timestamp, signature = headers[message.TIMESTAMP_HEADER], headers[message.SIGNATURE_HEADER]
