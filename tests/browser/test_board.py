@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from gymfloor.contract import Fault, MachineKey, RepReport, Severity, StaffAlert
 from gymfloor.detector import FaultDetected
@@ -26,7 +26,7 @@ from gymfloor.outputs import Changes, MachineStatus, Trace, unix_ns
 from gymfloor.storage import OperationalStore
 from gymfloor.storage.models import Role
 from gymfloor.storage.tokens import issue_token
-from tests.support.browser import TABLET, Tab, chromium, opened
+from tests.support.browser import Tab
 from tests.support.floor import store_url
 from tests.support.processes import api
 from tests.support.synth import rep_report
@@ -71,17 +71,6 @@ def board(tmp_path: Path) -> Iterator[Board]:
             yield Board(base, {"staff": staff}, store, now)
     finally:
         store.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def tab(browser: Browser) -> Iterator[Tab]:
-    yield from opened(browser, TABLET)
 
 
 def alert(machine_id: str, t: float, fault: Fault, load_kg: float, session: str) -> StaffAlert:

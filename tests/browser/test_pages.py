@@ -30,7 +30,7 @@ from gymfloor.contract import (
     encode_payload,
 )
 from gymfloor_edge.simulator import SimulationPlan, simulate
-from tests.support.browser import PHONE, TABLET, Tab, chromium, opened
+from tests.support.browser import PHONE, TABLET, Tab
 from tests.support.floor import (
     Report,
     analyzed,
@@ -100,22 +100,6 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
         with api(directory) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
             yield Floor(base, client, broker, directory, later, tokens, (member_a, member_b))
         assert service.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def tab(browser: Browser) -> Iterator[Tab]:
-    yield from opened(browser, TABLET)
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Tab]:
-    yield from opened(browser, PHONE)
 
 
 # -- the board -------------------------------------------------------------------------------

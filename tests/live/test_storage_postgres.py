@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
-from gymfloor.contract import MACHINE_OFFLINE, Fault, Severity, StaffAlert
+from gymfloor.contract import MACHINE_OFFLINE, Fault
 from gymfloor.outputs import Changes
 from gymfloor.storage import OperationalStore, migrate
 from gymfloor.storage.alerts import (
@@ -37,7 +37,7 @@ from gymfloor.storage.reps import RepFilter, page_reps, stored_report_chunks
 from gymfloor.storage.schema import metadata
 from gymfloor.storage.sessions import page_sessions, recent_session_figures, session_history
 from gymfloor.storage.tokens import authenticate, issue_token, page_tokens, revoke_token
-from tests.support.floor import two_gyms
+from tests.support.floor import offline_alert, two_gyms
 from tests.support.processes import PostgreSQL
 
 Read = list[dict[str, Any]]
@@ -300,6 +300,20 @@ def test_staff_tokens_keep_the_gyms_they_were_issued_for(
         issue_token(db, Role.ADMIN, None, None, 1.0, ["g1"])
 
 
+def migrator(engine: Engine) -> Callable[[str, Any], None]:
+    """Steps the database at `engine` to a revision with an alembic command (upgrade or
+    downgrade), as `gymfloor store upgrade` would."""
+    alembic = Config()
+    alembic.set_main_option("script_location", migrate.SCRIPTS)
+
+    def migrate_to(revision: str, step: Any) -> None:
+        with engine.begin() as connection:
+            alembic.attributes["connection"] = connection
+            step(alembic, revision)
+
+    return migrate_to
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_staff_tokens_from_before_gyms_see_every_gym_and_going_back_revokes_scoped_ones(
     server: PostgreSQL, database: str, tmp_path: Path
@@ -309,14 +323,7 @@ def test_staff_tokens_from_before_gyms_see_every_gym_and_going_back_revokes_scop
     else:
         url = server.new_database("before_gyms")
     engine = create_engine(url)
-    alembic = Config()
-    alembic.set_main_option("script_location", migrate.SCRIPTS)
-
-    def migrate_to(revision: str, step: Any) -> None:
-        with engine.begin() as connection:
-            alembic.attributes["connection"] = connection
-            step(alembic, revision)
-
+    migrate_to = migrator(engine)
     migrate_to("0003", command.upgrade)
     with engine.begin() as db:
         for role in Role:
@@ -389,25 +396,8 @@ def test_alerts_from_before_clearances_read_open_and_a_clearance_reaches_the_fee
     else:
         url = server.new_database("before_clearances")
     engine = create_engine(url)
-    alembic = Config()
-    alembic.set_main_option("script_location", migrate.SCRIPTS)
-
-    def migrate_to(revision: str, step: Any) -> None:
-        with engine.begin() as connection:
-            alembic.attributes["connection"] = connection
-            step(alembic, revision)
-
-    alert = StaffAlert(
-        id="a-offline",
-        t=100.0,
-        gym_id="g1",
-        machine_id="lp-01",
-        session_id="s-1",
-        member_id="m-0001",
-        severity=Severity.WARNING,
-        kind=MACHINE_OFFLINE,
-        message="lp-01: lost its connection with member m-0001 on it",
-    )
+    migrate_to = migrator(engine)
+    alert = offline_alert()
     migrate_to("0006", command.upgrade)
     with engine.begin() as db:
         db.execute(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gymfloor.contract import MACHINE_OFFLINE, Severity, StaffAlert
+from gymfloor.contract import Severity, StaffAlert
 from gymfloor.outputs import Changes
 from gymfloor.storage import OperationalStore, schema
 from gymfloor.storage.alerts import acknowledge
@@ -25,7 +25,13 @@ from gymfloor.storage.outbox import DeliveryState, WebhookEvent, retry_dead
 from gymfloor.storage.webhooks import add_webhook, page_webhooks
 from gymfloor.webhooks.config import WebhookConfig
 from gymfloor.webhooks.deliverer import Deliverer
-from tests.support.floor import stored, two_gyms, two_gyms_messages, write_recording
+from tests.support.floor import (
+    offline_alert,
+    stored,
+    two_gyms,
+    two_gyms_messages,
+    write_recording,
+)
 from tests.support.processes import (
     Mosquitto,
     PostgreSQL,
@@ -341,17 +347,7 @@ def test_deliverers_side_by_side_send_each_delivery_once(store: OperationalStore
 def test_a_cleared_alert_is_delivered_again_as_cleared_after_its_raise(
     store: OperationalStore,
 ) -> None:
-    alert = StaffAlert(
-        id="a-offline",
-        t=100.0,
-        gym_id="g1",
-        machine_id="lp-01",
-        session_id="s-1",
-        member_id="m-0001",
-        severity=Severity.WARNING,
-        kind=MACHINE_OFFLINE,
-        message="lp-01: lost its connection with member m-0001 on it",
-    )
+    alert = offline_alert()
     with Receiver() as receiver:
         subscribe(store, "g1", receiver)
         store.write(Changes(alerts=[alert]))

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gymfloor.contract import encode_line, encode_payload
+from gymfloor.contract import MACHINE_OFFLINE, Severity, StaffAlert, encode_line, encode_payload
 from gymfloor.detector import Detector
 from gymfloor.ingest.alerts import AlertPolicy
 from gymfloor.ingest.pipeline import Pipeline
@@ -92,3 +92,18 @@ def exported(data_dir: Path) -> list[Report]:
     done = gymfloor("reps", "export", "--data-dir", str(data_dir))
     assert done.returncode == 0, done.stderr
     return canonical([json.loads(line) for line in done.stdout.splitlines()])
+
+
+def offline_alert() -> StaffAlert:
+    """A `machine_offline` alert as ingest raises it, not cleared yet."""
+    return StaffAlert(
+        id="a-offline",
+        t=100.0,
+        gym_id="g1",
+        machine_id="lp-01",
+        session_id="s-1",
+        member_id="m-0001",
+        severity=Severity.WARNING,
+        kind=MACHINE_OFFLINE,
+        message="lp-01: lost its connection with member m-0001 on it",
+    )
