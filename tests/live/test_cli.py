@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,38 +124,40 @@ def test_a_flag_a_command_does_not_know_is_refused_with_that_commands_usage(
     assert list(tmp_path.iterdir()) == []  # refused before anything was created
 
 
-def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
-    """The command run by a user other than root, whom no file mode stops."""
+def _minding_file_modes(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command run so that file modes apply to it: as root, without the capabilities that
+    let root read any file (a user switch would also shut it out of a checkout only root may
+    enter)."""
     if os.geteuid() != 0:
         return gymfloor(*args)
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    bypass = "-dac_override,-dac_read_search"
+    modes_apply = ["setpriv", f"--inh-caps={bypass}", f"--bounding-set={bypass}"]
     return subprocess.run(
-        [*nobody, GYMFLOOR, *args], capture_output=True, text=True, timeout=300, check=False
+        [*modes_apply, GYMFLOOR, *args], capture_output=True, text=True, timeout=300, check=False
     )
 
 
 @pytest.mark.parametrize(
     "command", [["analyze"], ["replay"], ["edge", "--machine", "lp-01", "--replay"]]
 )
-def test_a_recording_that_cannot_be_read_is_named_with_the_reason(command: list[str]) -> None:
-    # Not pytest's tmp_path, which only root may enter: the file's own mode must be the reason.
-    with tempfile.TemporaryDirectory() as folder:
-        os.chmod(folder, 0o755)
-        unreadable = Path(folder, "locked.jsonl")
-        unreadable.write_text("")
-        unreadable.chmod(0o000)
-        for path, problem, run in [
-            (Path(folder, "nope.jsonl"), "no such file", gymfloor),
-            (Path(folder), "is a directory, not a recording file", gymfloor),
-            (unreadable, "cannot be read: permission denied", _as_nobody),
-        ]:
-            done = run(*command, str(path))
-            assert done.returncode == 2, done.stderr
-            assert done.stderr.startswith(f"usage: gymfloor {command[0]} ")
-            assert f"{path}: {problem}" in done.stderr
-        unreadable.chmod(0o644)  # the same file readable: it passes, and the bad flag is next
-        done = _as_nobody(*command, str(unreadable), "--bogus")
-        assert done.returncode == 2 and "unrecognized arguments: --bogus" in done.stderr
+def test_a_recording_that_cannot_be_read_is_named_with_the_reason(
+    command: list[str], tmp_path: Path
+) -> None:
+    unreadable = tmp_path / "locked.jsonl"
+    unreadable.write_text("")
+    unreadable.chmod(0o000)
+    for path, problem, run in [
+        (tmp_path / "nope.jsonl", "no such file", gymfloor),
+        (tmp_path, "is a directory, not a recording file", gymfloor),
+        (unreadable, "cannot be read: permission denied", _minding_file_modes),
+    ]:
+        done = run(*command, str(path))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"usage: gymfloor {command[0]} ")
+        assert f"{path}: {problem}" in done.stderr
+    unreadable.chmod(0o644)  # the same file readable: it passes, and the bad flag is next
+    done = _minding_file_modes(*command, str(unreadable), "--bogus")
+    assert done.returncode == 2 and "unrecognized arguments: --bogus" in done.stderr
 
 
 def _commands(

@@ -112,6 +112,9 @@ def test_webhooks_are_added_listed_without_secrets_renewed_and_removed(tmp_path:
     assert code == 0 and renewed.startswith("whsec_") and renewed != secret
     assert stored_secret(tmp_path, webhook_id) == renewed
     assert webhooks(tmp_path, "secret", "nosuch")[0] == 1
+    assert webhooks(tmp_path, "retry", webhook_id)[0] == 0
+    code, _, err = webhooks(tmp_path, "retry", "nosuch")
+    assert code == 1 and "no webhook nosuch" in err
 
     assert webhooks(tmp_path, "remove", webhook_id)[0] == 0
     code, _, err = webhooks(tmp_path, "remove", webhook_id)

@@ -132,8 +132,12 @@ def _secret(args: argparse.Namespace, settings: Settings) -> int:
 
 def _retry(args: argparse.Namespace, settings: Settings) -> int:
     from gymfloor.storage.outbox import retry_dead
+    from gymfloor.storage.webhooks import webhook_exists
 
     with closing(wiring.open_store(settings)) as store, store.transaction() as db:
+        if not webhook_exists(db, args.webhook_id):
+            log.error("no webhook %s", args.webhook_id)
+            return 1
         revived = retry_dead(db, args.webhook_id, time.time())
     log.info("webhook %s: %d dead-lettered deliveries to send again", args.webhook_id, revived)
     return 0

@@ -81,6 +81,11 @@ def renew_secret(db: Connection, webhook_id: str) -> str | None:
     return secret if updated.rowcount > 0 else None
 
 
+def webhook_exists(db: Connection, webhook_id: str) -> bool:
+    found = db.execute(select(_webhooks.c.id).where(_webhooks.c.id == webhook_id)).first()
+    return found is not None
+
+
 def remove_webhook(db: Connection, webhook_id: str) -> bool:
     """Remove the webhook and what it still had to send; False if there is no such webhook."""
     db.execute(_deliveries.delete().where(_deliveries.c.webhook_id == webhook_id))
