@@ -300,6 +300,13 @@ def test_staff_tokens_keep_the_gyms_they_were_issued_for(
         issue_token(db, Role.ADMIN, None, None, 1.0, ["g1"])
 
 
+def empty_database(server: PostgreSQL, database: str, directory: Path, name: str) -> Engine:
+    """A new, empty database of the kind `database` names, called `name`."""
+    if database == "sqlite":
+        return create_engine(f"sqlite:///{directory / name}.db")
+    return create_engine(server.new_database(name))
+
+
 def migrator(engine: Engine) -> Callable[[str, Any], None]:
     """Steps the database at `engine` to a revision with an alembic command (upgrade or
     downgrade), as `gymfloor store upgrade` would."""
@@ -318,11 +325,7 @@ def migrator(engine: Engine) -> Callable[[str, Any], None]:
 def test_staff_tokens_from_before_gyms_see_every_gym_and_going_back_revokes_scoped_ones(
     server: PostgreSQL, database: str, tmp_path: Path
 ) -> None:
-    if database == "sqlite":
-        url = f"sqlite:///{tmp_path / 'before-gyms.db'}"
-    else:
-        url = server.new_database("before_gyms")
-    engine = create_engine(url)
+    engine = empty_database(server, database, tmp_path, "before_gyms")
     migrate_to = migrator(engine)
     migrate_to("0003", command.upgrade)
     with engine.begin() as db:
@@ -338,7 +341,8 @@ def test_staff_tokens_from_before_gyms_see_every_gym_and_going_back_revokes_scop
                     "member": "m-0001" if role is Role.MEMBER else None,
                 },
             )
-    store = OperationalStore(url)  # opening the store upgrades it, as every process does
+    # Opening the store upgrades it, as every process does.
+    store = OperationalStore(engine.url.render_as_string(hide_password=False))
     with store.read() as db:
         before = {token.role: token for token in page_tokens(db, None, 10).items}
         assert authenticate(db, "secret-staff") == before[Role.STAFF]
@@ -391,11 +395,7 @@ def _done_within(future: Future[Member], seconds: float) -> bool:
 def test_alerts_from_before_clearances_read_open_and_a_clearance_reaches_the_feed_once(
     server: PostgreSQL, database: str, tmp_path: Path
 ) -> None:
-    if database == "sqlite":
-        url = f"sqlite:///{tmp_path / 'before-clearances.db'}"
-    else:
-        url = server.new_database("before_clearances")
-    engine = create_engine(url)
+    engine = empty_database(server, database, tmp_path, "before_clearances")
     migrate_to = migrator(engine)
     alert = offline_alert()
     migrate_to("0006", command.upgrade)
@@ -408,7 +408,8 @@ def test_alerts_from_before_clearances_read_open_and_a_clearance_reaches_the_fee
             ),
             {"id": alert.id, "kind": MACHINE_OFFLINE, "alert": alert.model_dump_json()},
         )
-    store = OperationalStore(url)  # opening the store upgrades it, as every process does
+    # Opening the store upgrades it, as every process does.
+    store = OperationalStore(engine.url.render_as_string(hide_password=False))
     with store.read() as db:
         (before,) = page_alerts(db, AlertFilter(), None, 10).items
     assert before.cleared_at is None

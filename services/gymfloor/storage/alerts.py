@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Row, Select, Table, select
 
 from gymfloor.contract import Severity
 from gymfloor.storage import schema
@@ -118,20 +119,8 @@ def feed_after(
     # An acknowledgement belongs to its alert's gym. The rows of other gyms are read and passed
     # over here rather than left out in SQL, so that the position moves past them: a follower of
     # a quiet gym would otherwise scan a busy gym's rows again at every poll.
-    acks = db.execute(
-        select(_acks, _alerts.c.gym_id)
-        .outerjoin(_alerts, _alerts.c.id == _acks.c.alert_id)
-        .where(_acks.c.seq > position.ack_seq)
-        .order_by(_acks.c.seq)
-        .limit(limit)
-    ).all()
-    clears = db.execute(
-        select(_clears, _alerts.c.gym_id)
-        .outerjoin(_alerts, _alerts.c.id == _clears.c.alert_id)
-        .where(_clears.c.seq > position.clear_seq)
-        .order_by(_clears.c.seq)
-        .limit(limit)
-    ).all()
+    acks = _events_after(db, _acks, position.ack_seq, limit)
+    clears = _events_after(db, _clears, position.clear_seq, limit)
     return FeedBatch(
         alerts=[(row.seq, _record(row)) for row in alerts if sees(gyms, row.gym_id)],
         acknowledgements=[
@@ -151,6 +140,18 @@ def feed_after(
         ),
         full=limit in (len(alerts), len(acks), len(clears)),
     )
+
+
+def _events_after(db: Connection, events: Table, seq: int, limit: int) -> Sequence[Row[Any]]:
+    """An event table's rows (acknowledgements, clearances) after `seq`, each with its alert's
+    gym."""
+    return db.execute(
+        select(events, _alerts.c.gym_id)
+        .outerjoin(_alerts, _alerts.c.id == events.c.alert_id)
+        .where(events.c.seq > seq)
+        .order_by(events.c.seq)
+        .limit(limit)
+    ).all()
 
 
 def _record(row: Any) -> AlertRecord:
