@@ -13,7 +13,6 @@ from gymfloor.contract import (
     decode_session,
     decode_status,
     decode_telemetry,
-    parse_machine_topic,
 )
 from gymfloor.contract.payloads import RawPayload
 from gymfloor.detector import Detector, DetectorOutput
@@ -28,9 +27,11 @@ class Dispatched(msgspec.Struct, frozen=True):
     outputs: list[DetectorOutput]
 
 
-def dispatch(detector: Detector, topic: str, payload: RawPayload) -> Dispatched:
-    """Feed a message to the detector. Raises TopicError or ContractError for a bad one."""
-    key, channel = parse_machine_topic(topic)
+def dispatch(
+    detector: Detector, key: MachineKey, channel: MachineChannel, payload: RawPayload
+) -> Dispatched:
+    """Feed a message, from the topic `parse_machine_topic` made `key` and `channel` of, to the
+    detector. Raises ContractError for a bad payload."""
     if channel is MachineChannel.TELEMETRY:
         batch = decode_telemetry(payload)
         return Dispatched(key, batch, detector.telemetry(key, batch))

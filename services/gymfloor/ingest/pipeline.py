@@ -138,14 +138,18 @@ class Pipeline:
     def handle(self, topic: str, payload: bytes, received_at: float, live: bool) -> list[Outgoing]:
         """Process one message. `live` is False while the journal is replayed after a restart:
         the world has moved on, so nothing is published then, but everything is stored."""
-        registry = self.registry
-        if registry is not None and (refused := unregistered(topic, registry)) is not None:
-            self.counters.unregistered += 1
-            return self._reject(topic, payload, refused, received_at, live)
         try:
-            dispatched = dispatch(self.detector, topic, payload)
-        except (TopicError, ContractError) as exc:
-            return self._reject(topic, payload, str(exc), received_at, live)
+            key, channel = parse_machine_topic(topic)
+        except TopicError as exc:
+            return self._reject(None, topic, payload, str(exc), received_at, live)
+        if self.registry is not None and key not in self.registry:
+            self.counters.unregistered += 1
+            refused = NOT_REGISTERED.format(gym=key.gym_id, machine=key.machine_id)
+            return self._reject(key, topic, payload, refused, received_at, live)
+        try:
+            dispatched = dispatch(self.detector, key, channel, payload)
+        except ContractError as exc:
+            return self._reject(key, topic, payload, str(exc), received_at, live)
         self.counters.messages += 1
         self._note_presence(dispatched, received_at)
         offline_alert = self._watch_presence(dispatched, received_at)
@@ -258,28 +262,19 @@ class Pipeline:
         self.presence[key] = self._changes.machines[key] = status
 
     def _reject(
-        self, topic: str, payload: bytes, reason: str, received_at: float, live: bool
+        self,
+        key: MachineKey | None,
+        topic: str,
+        payload: bytes,
+        reason: str,
+        received_at: float,
+        live: bool,
     ) -> list[Outgoing]:
-        try:
-            key: MachineKey | None = parse_machine_topic(topic)[0]
-        except TopicError:
-            key = None
+        """`key`: the topic's machine, None for a topic that names none."""
         echo = self.rejects.reject(key, topic, reason, payload, received_at)
         if echo is None or key is None or not live:
             return []
         return [Outgoing(key.topic(MachineChannel.REJECTED), echo.encode())]
-
-
-def unregistered(topic: str, registry: frozenset[MachineKey]) -> str | None:
-    """Why the topic's machine is refused, if it is not in `registry`. A topic that names no
-    machine is left to `dispatch` to refuse."""
-    try:
-        key = parse_machine_topic(topic)[0]
-    except TopicError:
-        return None
-    if key in registry:
-        return None
-    return NOT_REGISTERED.format(gym=key.gym_id, machine=key.machine_id)
 
 
 def downsample(
